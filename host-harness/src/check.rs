@@ -1,0 +1,228 @@
+//! `prodready check` as a library: every object of a manifest set through every module whose
+//! resources match, each module on one warm instance with the set's context loaded once.
+//! Cost is linear in the size of the set.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use prodready_sdk::verdict::{ObjectRef, Verdict};
+use serde_json::Value;
+
+use crate::engine::Host;
+use crate::loader::Document;
+use crate::module::{ModuleMetadata, RuleModule, Session};
+
+/// One object of the set, serialized once for every module.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub json: String,
+}
+
+/// Where the objects come from: decides the envelope's `mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A rendered manifest set (CLI, CI).
+    Manifest,
+    /// One API request, as at admission.
+    Admission,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Manifest => "manifest",
+            Mode::Admission => "admission",
+        }
+    }
+}
+
+/// The verdicts for one object.
+#[derive(Debug, Clone)]
+pub struct ObjectReport {
+    /// Index into the documents passed in.
+    pub document: usize,
+    pub object: ObjectRef,
+    /// (rule id, verdict) for every module that evaluated the object, in module order.
+    pub verdicts: Vec<(String, Verdict)>,
+}
+
+impl Target {
+    pub fn new(doc: &Document) -> Target {
+        target(doc)
+    }
+
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+fn target(doc: &Document) -> Target {
+    let str_at = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    let api_version = str_at(&doc.value, "apiVersion").unwrap_or_default();
+    let (group, version) = match api_version.rsplit_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (String::new(), api_version.clone()),
+    };
+    let meta = doc.value.get("metadata").cloned().unwrap_or(Value::Null);
+    let name = str_at(&meta, "name")
+        .or_else(|| str_at(&meta, "generateName").map(|g| format!("{g}*")))
+        .unwrap_or_default();
+    Target {
+        group,
+        version,
+        kind: str_at(&doc.value, "kind").unwrap_or_default(),
+        namespace: str_at(&meta, "namespace"),
+        name,
+        json: serde_json::to_string(&doc.value).unwrap_or_else(|_| "null".into()),
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The ABI envelope for one object of a manifest set.
+pub fn envelope(t: &Target, uid: usize, settings: &str, mode: Mode) -> Vec<u8> {
+    let mut out = String::with_capacity(t.json.len() + settings.len() + 200);
+    out.push_str("{\"request\":{\"uid\":\"");
+    out.push_str(&uid.to_string());
+    out.push_str("\",\"kind\":{\"group\":");
+    out.push_str(&json_str(&t.group));
+    out.push_str(",\"version\":");
+    out.push_str(&json_str(&t.version));
+    out.push_str(",\"kind\":");
+    out.push_str(&json_str(&t.kind));
+    out.push_str("},\"operation\":\"CREATE\"");
+    if let Some(ns) = &t.namespace {
+        out.push_str(",\"namespace\":");
+        out.push_str(&json_str(ns));
+    }
+    out.push_str(",\"name\":");
+    out.push_str(&json_str(&t.name));
+    out.push_str(",\"object\":");
+    out.push_str(&t.json);
+    out.push_str("},\"settings\":");
+    out.push_str(settings);
+    out.push_str(",\"mode\":\"");
+    out.push_str(mode.as_str());
+    out.push_str("\"}");
+    out.into_bytes()
+}
+
+/// Runs `modules` over `docs`. `settings` maps rule id → settings (absent: defaults).
+pub fn check(
+    host: &Host,
+    modules: &[RuleModule],
+    settings: &BTreeMap<String, Value>,
+    docs: &[Document],
+    mode: Mode,
+) -> Vec<ObjectReport> {
+    let targets: Vec<Target> = docs.iter().map(target).collect();
+    let per_module: Vec<Vec<(usize, Verdict)>> = {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(modules.len().max(1));
+        let mut results: Vec<Vec<(usize, Verdict)>> = vec![Vec::new(); modules.len()];
+        std::thread::scope(|scope| {
+            let chunks: Vec<_> = results
+                .chunks_mut(modules.len().div_ceil(threads).max(1))
+                .zip(modules.chunks(modules.len().div_ceil(threads).max(1)))
+                .collect();
+            for (out, mods) in chunks {
+                let targets = &targets;
+                scope.spawn(move || {
+                    for (slot, module) in out.iter_mut().zip(mods) {
+                        *slot = run_module(host, module, settings, targets, mode);
+                    }
+                });
+            }
+        });
+        results
+    };
+    let mut reports: Vec<ObjectReport> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ObjectReport {
+            document: i,
+            object: ObjectRef {
+                api_version: t.api_version(),
+                kind: t.kind.clone(),
+                namespace: t.namespace.clone(),
+                name: t.name.clone(),
+            },
+            verdicts: Vec::new(),
+        })
+        .collect();
+    for (module, verdicts) in modules.iter().zip(per_module) {
+        for (i, verdict) in verdicts {
+            if let Some(r) = reports.get_mut(i) {
+                r.verdicts.push((module.id().to_string(), verdict));
+            }
+        }
+    }
+    reports
+}
+
+/// The context a module asks for (`contextResources`), as `{"objects": [...]}`; `None` when
+/// the module reads no context.
+pub fn context_json(meta: &ModuleMetadata, targets: &[Target]) -> Option<Vec<u8>> {
+    if meta.context_resources.is_empty() {
+        return None;
+    }
+    let mut ctx = String::from("{\"objects\":[");
+    let mut first = true;
+    for t in targets {
+        if meta.wants_context(&t.api_version(), &t.kind) {
+            if !first {
+                ctx.push(',');
+            }
+            first = false;
+            ctx.push_str(&t.json);
+        }
+    }
+    ctx.push_str("]}");
+    Some(ctx.into_bytes())
+}
+
+/// The settings JSON a module gets: the user's, or `{}`.
+pub fn settings_json(meta: &ModuleMetadata, settings: &BTreeMap<String, Value>) -> String {
+    settings
+        .get(&meta.id)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "{}".into())
+}
+
+fn run_module(
+    host: &Host,
+    module: &RuleModule,
+    settings: &BTreeMap<String, Value>,
+    targets: &[Target],
+    mode: Mode,
+) -> Vec<(usize, Verdict)> {
+    let meta = module.metadata();
+    let settings_json = settings_json(meta, settings);
+    let mut session = Session::new(host, module);
+    let handled = || {
+        targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| meta.handles(&t.group, &t.version, &t.kind))
+    };
+    if let Some(ctx) = context_json(meta, targets) {
+        if let Err(verdict) = session.set_context(Arc::new(ctx)) {
+            return handled().map(|(i, _)| (i, verdict.clone())).collect();
+        }
+    }
+    handled()
+        .map(|(i, t)| (i, session.evaluate(&envelope(t, i, &settings_json, mode))))
+        .collect()
+}

@@ -1,0 +1,96 @@
+//! Command-line flags, by phase: what to load, how to run it, how to report it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "prodready",
+    version,
+    about = "Production-readiness rules for Kubernetes, as WebAssembly policy modules",
+    long_about = "Checks Kubernetes manifests against the rules of the talk \"Production Ready Kubernetes 15 Rules\". Every rule is a wasm module; the modules built from this repository are embedded."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests (files, folders, or `-` for stdin).
+    ///
+    /// Exit status: 0 when nothing error-severity was found, 1 when something was, 2 on usage
+    /// or input errors (and on module errors: an object no rule could read is not a pass).
+    Check(CheckArgs),
+    /// List the rules and their checks.
+    Rules(RulesArgs),
+    /// Run one AdmissionRequest or AdmissionReview through one module and print the verdict.
+    ///
+    /// Like `kwctl run`: exits 0 when the module answered, whatever it answered.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunFlags {
+    /// Also load this rule module (repeatable). A module with the id of an embedded one
+    /// replaces it.
+    #[arg(long = "policy", value_name = "FILE.wasm", global = true)]
+    pub policies: Vec<PathBuf>,
+    /// Use only the modules given with --policy.
+    #[arg(long, global = true)]
+    pub no_embedded: bool,
+    /// Wall-clock deadline of one module call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000, global = true)]
+    pub deadline_ms: u64,
+    /// Memory cap of one module instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64, global = true)]
+    pub memory_mib: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+    /// The check catalogue as Markdown (`rules` only): docs/checks.md.
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders to check (folders recursively: *.yaml, *.yml, *.json); `-` reads stdin.
+    #[arg(value_name = "PATH", default_value = "-")]
+    pub paths: Vec<PathBuf>,
+    /// Per-rule settings: a YAML or JSON mapping of rule id to that rule's settings.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Run only this rule (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// An AdmissionReview or a bare AdmissionRequest, JSON or YAML.
+    #[arg(long, short = 'r', value_name = "FILE")]
+    pub request: PathBuf,
+    /// The rule's settings, JSON or YAML.
+    #[arg(long, short = 's', value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Evaluate in manifest mode instead of admission mode.
+    #[arg(long)]
+    pub manifest: bool,
+    /// A rule id (embedded module) or a path to a .wasm module.
+    #[arg(value_name = "MODULE")]
+    pub module: String,
+}

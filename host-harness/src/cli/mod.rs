@@ -1,0 +1,190 @@
+//! The subcommands. Each builds what it needs from the library and reports.
+
+pub mod args;
+mod report;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use prodready_host::{Host, Limits, RuleModule, loader};
+use serde_json::Value;
+
+use args::{CheckArgs, Cli, Command, EvalArgs, RulesArgs, RunFlags};
+
+pub const EXIT_VIOLATIONS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let host = Host::new(Limits {
+        deadline: Duration::from_millis(cli.run.deadline_ms.max(1)),
+        memory_bytes: cli.run.memory_mib.max(1).saturating_mul(1 << 20),
+        fuel: None,
+    })?;
+    match cli.command {
+        Command::Check(a) => check(&host, &cli.run, a),
+        Command::Rules(a) => rules(&host, &cli.run, a),
+        Command::Eval(a) => eval(&host, &cli.run, a),
+    }
+}
+
+/// Embedded modules (unless `--no-embedded`), then `--policy` modules, replacing by id.
+fn modules(host: &Host, flags: &RunFlags) -> anyhow::Result<Vec<RuleModule>> {
+    let mut modules = if flags.no_embedded {
+        Vec::new()
+    } else {
+        prodready_host::load_embedded(host)?
+    };
+    for path in &flags.policies {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let module = RuleModule::from_wasm(host, &bytes, &path.display().to_string())?;
+        modules.retain(|m| m.id() != module.id());
+        modules.push(module);
+    }
+    modules.sort_by_key(|m| m.metadata().number);
+    Ok(modules)
+}
+
+/// Reads a YAML or JSON file into a value.
+fn read_value(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_saphyr::from_str::<Value>(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut modules = modules(host, flags)?;
+    if !a.rules.is_empty() {
+        for id in &a.rules {
+            if !modules.iter().any(|m| m.id() == id) {
+                let known: Vec<&str> = modules.iter().map(RuleModule::id).collect();
+                bail!("--rule {id}: no such rule (rules: {})", known.join(", "));
+            }
+        }
+        modules.retain(|m| a.rules.iter().any(|r| r == m.id()));
+    }
+    let settings = match &a.settings {
+        None => BTreeMap::new(),
+        Some(path) => load_settings(host, &modules, path)?,
+    };
+    let loaded = loader::load(&a.paths, &loader::Limits::default())?;
+    for s in &loaded.skipped {
+        eprintln!(
+            "prodready: warning: {}:{}: document {} skipped: {}",
+            s.source, s.line, s.index, s.reason
+        );
+    }
+    let reports = prodready_host::check::check(
+        host,
+        &modules,
+        &settings,
+        &loaded.documents,
+        prodready_host::check::Mode::Manifest,
+    );
+    let summary = report::summarize(&reports);
+    match a.output {
+        args::Output::Human | args::Output::Markdown => {
+            report::human(&loaded.documents, &reports, &modules, &summary)
+        }
+        args::Output::Json => report::json(&loaded, &reports, &modules, &summary)?,
+    }
+    Ok(if summary.module_errors > 0 {
+        ExitCode::from(EXIT_USAGE)
+    } else if summary.denied > 0 {
+        ExitCode::from(EXIT_VIOLATIONS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads `--settings` and has each module validate its part.
+fn load_settings(
+    host: &Host,
+    modules: &[RuleModule],
+    path: &Path,
+) -> anyhow::Result<BTreeMap<String, Value>> {
+    let value = read_value(path)?;
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => serde_json::Map::new(),
+        _ => bail!("{}: settings must map rule ids to settings", path.display()),
+    };
+    let mut out = BTreeMap::new();
+    for (id, settings) in map {
+        let Some(module) = modules.iter().find(|m| m.id() == id) else {
+            let known: Vec<&str> = modules.iter().map(RuleModule::id).collect();
+            bail!(
+                "{}: settings for unknown rule `{id}` (rules: {})",
+                path.display(),
+                known.join(", ")
+            );
+        };
+        let answer = module.validate_settings(host, settings.to_string().as_bytes());
+        if !answer.valid {
+            bail!(
+                "{}: settings of rule {id} are not valid: {}",
+                path.display(),
+                answer.message.unwrap_or_default()
+            );
+        }
+        out.insert(id, settings);
+    }
+    Ok(out)
+}
+
+fn rules(host: &Host, flags: &RunFlags, a: RulesArgs) -> anyhow::Result<ExitCode> {
+    let modules = modules(host, flags)?;
+    match a.output {
+        args::Output::Human => report::rules_human(&modules),
+        args::Output::Json => {
+            let all: Vec<_> = modules.iter().map(RuleModule::metadata).collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        args::Output::Markdown => {
+            let all: Vec<_> = modules.iter().map(RuleModule::metadata).collect();
+            print!("{}", prodready_host::catalogue::markdown(&all));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(host: &Host, flags: &RunFlags, a: EvalArgs) -> anyhow::Result<ExitCode> {
+    let module = if a.module.ends_with(".wasm") || Path::new(&a.module).is_file() {
+        let bytes = std::fs::read(&a.module).with_context(|| format!("reading {}", a.module))?;
+        RuleModule::from_wasm(host, &bytes, &a.module)?
+    } else {
+        let mut all = modules(host, flags)?;
+        let Some(i) = all.iter().position(|m| m.id() == a.module) else {
+            let known: Vec<&str> = all.iter().map(RuleModule::id).collect();
+            bail!(
+                "{}: no such rule and no such file (rules: {})",
+                a.module,
+                known.join(", ")
+            );
+        };
+        all.swap_remove(i)
+    };
+    let review = read_value(&a.request)?;
+    // An AdmissionReview carries the request under `request`; a bare AdmissionRequest is one.
+    let request = match review.get("request") {
+        Some(r) if review.get("kind").and_then(Value::as_str) == Some("AdmissionReview") => {
+            r.clone()
+        }
+        Some(r) if review.get("uid").is_none() => r.clone(),
+        _ => review,
+    };
+    let settings = match &a.settings {
+        Some(p) => read_value(p)?,
+        None => Value::Object(Default::default()),
+    };
+    let envelope = serde_json::json!({
+        "request": request,
+        "settings": settings,
+        "mode": if a.manifest { "manifest" } else { "admission" },
+    });
+    let verdict = module.evaluate(host, envelope.to_string().as_bytes());
+    println!("{}", serde_json::to_string_pretty(&verdict)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,22 @@
+//! The prodready host: loads rule modules (ABI v1, docs/abi.md) into wasmtime and evaluates
+//! Kubernetes objects with them under a deadline and a memory cap. The `prodready` CLI is a
+//! thin layer over this library.
+
+pub mod catalogue;
+pub mod check;
+pub mod engine;
+mod engine_config;
+pub mod guest;
+pub mod loader;
+pub mod module;
+
+pub use engine::{Host, Limits};
+pub use module::{EmbeddedModule, ModuleMetadata, RuleModule, Session, embedded};
+
+/// Loads every embedded module.
+pub fn load_embedded(host: &Host) -> Result<Vec<RuleModule>, module::LoadError> {
+    embedded()
+        .iter()
+        .map(|m| RuleModule::from_embedded(host, m))
+        .collect()
+}

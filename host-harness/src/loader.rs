@@ -1,0 +1,2308 @@
+//! Manifest loader for `prodready check`.
+//!
+//! Reads rendered Kubernetes manifests (the output of `helm template`, `kustomize build`,
+//! `kubectl get -o yaml|json`, or folders of YAML/JSON files) into one
+//! [`serde_json::Value`] per Kubernetes object, remembering where each object came from.
+//!
+//! # What is read
+//!
+//! * [`load`] takes paths. A file named explicitly is read whatever its extension; a directory
+//!   is walked recursively in sorted (byte-wise file name) order, taking the files whose names
+//!   end in `.yaml`, `.yml` or `.json` (ASCII case-insensitive) and skipping every entry whose
+//!   name starts with `.`. Symbolic links met during a walk are followed to files but never to
+//!   directories (no cycles). `-` reads standard input.
+//! * Every input is read through a bounded reader: at most [`Limits::max_file_bytes`] + 1 bytes
+//!   are ever read, and one byte more than the limit is an error. Input must be UTF-8 (the error
+//!   names the byte offset and line of the first bad byte); a leading UTF-8 BOM is skipped.
+//!
+//! # Documents
+//!
+//! YAML streams are split here, line by line, so that every document is parsed on its own and
+//! its starting line is known: a line that is exactly `---`, or starts with `--- ` / `---\t`, at
+//! column 0 starts a document (content after the marker, like `--- # comment` or `--- {a: 1}`,
+//! belongs to that document); a line `...` (optionally followed by blanks and a comment) ends one.
+//! Text before the first `---` (or after a `...`) is a document only if it has a line that is
+//! not blank, not a comment and not a `%` directive; such a bare document's line is its first
+//! such line, while an explicit document's line is that of its `---`.
+//!
+//! [`Document::index`] counts the documents of the YAML stream in their file, from 0: every
+//! explicit (`---`) document counts, even an empty one, and a bare one counts when it has
+//! content. Empty documents (blank or comment-only, or whose value is `null`) are then dropped
+//! without a trace.
+//!
+//! Files ending in `.json` are one JSON document each (line: the first non-blank line, i.e. 1
+//! for ordinary files). Any other document whose first non-blank character is `{` or `[` is
+//! parsed as JSON first and, when that fails with a JSON syntax error, as YAML (YAML flow style
+//! such as `{apiVersion: v1, kind: Pod}` also starts with `{`).
+//!
+//! # Values
+//!
+//! YAML is parsed by `serde-saphyr` with the options built in `yaml_options`:
+//!
+//! * duplicate mapping keys are an error (also two keys that differ in YAML but are the same
+//!   string in JSON, like `1:` and `"1":`; JSON objects get the same check);
+//! * nesting deeper than [`Limits::max_depth`] collections (the top-level mapping is depth 1)
+//!   is an error, in YAML and JSON alike;
+//! * aliases may replay at most 100,000 YAML events per document (`MAX_ALIAS_REPLAYED_EVENTS`),
+//!   and the value built from one document may hold at most 4 × its size + 1 MiB of string
+//!   bytes and its size + 64 Ki values, so alias bombs ("billion laughs", or one huge anchored
+//!   string aliased many times) fail within milliseconds with an error that says "alias
+//!   expansion limit", instead of eating memory; serde-saphyr's "more than 10 aliases per
+//!   anchor" heuristic is turned off, as it rejects harmless documents;
+//! * a document larger than [`Limits::max_document_bytes`] is an error before it is parsed; a
+//!   `.json` file, and a `kind: List` document, is one document.
+//!
+//! Scalars are resolved the way Kubernetes' own YAML reader (sigs.k8s.io/yaml, YAML 1.1 via
+//! go-yaml v2) does where that is safe, and as YAML 1.2 strings where it is not:
+//!
+//! * only `true`/`false` (any of `true`, `True`, `TRUE`, ...) are booleans: `yes`, `no`, `on`,
+//!   `off`, `y`, `n` stay **strings** (`strict_booleans`), so a label value `yes` is `"yes"`;
+//!   Kubernetes itself would read an unquoted `yes` as `true`;
+//! * integers with a leading zero are octal, as in Kubernetes (`defaultMode: 0644` is 420;
+//!   `legacy_octal_numbers`), and `08`/`09` become the float 8.0/9.0, as in go-yaml;
+//! * integers too big for 64 bits become floats; `.nan`/`.inf` are rejected (JSON has no such
+//!   numbers); `!!binary` values are decoded into strings; unknown tags are ignored.
+//!
+//! Mapping keys become strings: a scalar key is kept as the text written (`1: a` gives the key
+//! `"1"`, `true: x` gives `"true"`, `~: x` gives `"~"`); a key that is itself a mapping or a
+//! sequence is an error. YAML merge keys (`<<: *anchor`) are expanded.
+//!
+//! # Objects
+//!
+//! A document whose value is a mapping with non-empty string `apiVersion` and `kind` is a
+//! Kubernetes object ([`Document`]); any other mapping is [`Skipped`]. A document that is a
+//! scalar or a sequence is an error. A `kind: List` document (a missing or `null` `items` is an
+//! empty list), or a document whose `kind` ends in `List` and whose `items` is a sequence, is
+//! expanded into one [`Document`] per item ([`Document::item`]); every item must be a mapping
+//! with `apiVersion` and `kind`. Lists are expanded one level only.
+//!
+//! [`Limits::max_documents`] bounds both the YAML/JSON documents read in one run (empty ones
+//! included) and the objects produced (each List item and each [`Skipped`] counting one).
+//!
+//! Documents are parsed on up to [`std::thread::available_parallelism`] threads when the input
+//! is large; results and errors are the same as a sequential run (the first error in input
+//! order is returned).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Alias replay budget per document: the most YAML events that aliases may replay.
+/// Real manifests rarely use aliases at all; a "billion laughs" document hits this at once.
+const MAX_ALIAS_REPLAYED_EVENTS: usize = 100_000;
+
+/// Inputs at least this large (in bytes, summed) are parsed on several threads.
+const PARALLEL_MIN_BYTES: usize = 512 * 1024;
+
+/// Reason given in [`Skipped::reason`] for a mapping that is not a Kubernetes object.
+pub const NOT_KUBERNETES: &str = "not a Kubernetes object (no apiVersion/kind)";
+
+/// Resource limits for one [`load`] run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input (file or stdin) in bytes. Default: 64 MiB.
+    pub max_file_bytes: u64,
+    /// Largest single YAML/JSON document in bytes. Default: 8 MiB.
+    pub max_document_bytes: usize,
+    /// Deepest nesting of mappings/sequences; the top-level mapping is depth 1. Default: 64.
+    pub max_depth: usize,
+    /// Most documents read, and most objects produced, in one run. Default: 100,000.
+    pub max_documents: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 64 * 1024 * 1024,
+            max_document_bytes: 8 * 1024 * 1024,
+            max_depth: 64,
+            max_documents: 100_000,
+        }
+    }
+}
+
+/// Where manifests were read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A file, as named on the command line or found by walking a directory.
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Stdin => f.write_str("<stdin>"),
+        }
+    }
+}
+
+/// One Kubernetes object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The file (or stdin) it was read from.
+    pub source: Arc<Source>,
+    /// 0-based index of its YAML/JSON document in that file.
+    pub index: usize,
+    /// 1-based line where that document starts (its `---` line, if it has one).
+    pub line: usize,
+    /// Its index in the `items` of a List document, if it came from one.
+    pub item: Option<usize>,
+    /// The object; always a JSON object with string `apiVersion` and `kind`.
+    pub value: Value,
+}
+
+/// A document that was read but is not a Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The file (or stdin) it was read from.
+    pub source: Arc<Source>,
+    /// 0-based index of the document in that file.
+    pub index: usize,
+    /// 1-based line where the document starts.
+    pub line: usize,
+    /// Why it was skipped ([`NOT_KUBERNETES`]).
+    pub reason: String,
+}
+
+/// Everything one run read, in input order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// The Kubernetes objects.
+    pub documents: Vec<Document>,
+    /// The documents that are not Kubernetes objects.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why loading failed. Every message names the file, and the document (its index and the line
+/// where it starts) when the error is about one document.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A path given on the command line does not exist.
+    #[error("{file}: no such file or directory")]
+    NotFound {
+        /// The missing path.
+        file: Arc<Source>,
+    },
+    /// Reading a file, a directory or stdin failed.
+    #[error("{file}: cannot read: {error}")]
+    Io {
+        /// What was being read.
+        file: Arc<Source>,
+        /// The underlying error.
+        error: io::Error,
+    },
+    /// An input is larger than [`Limits::max_file_bytes`].
+    #[error("{file}: larger than the limit of {limit} bytes")]
+    FileTooLarge {
+        /// The input.
+        file: Arc<Source>,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// An input is not UTF-8.
+    #[error("{file}: not valid UTF-8 at byte offset {offset} (line {line})")]
+    InvalidUtf8 {
+        /// The input.
+        file: Arc<Source>,
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+        /// 1-based line of that byte.
+        line: usize,
+    },
+    /// More documents or objects than [`Limits::max_documents`].
+    #[error(
+        "{file}: document {index} (line {line}): more than {limit} documents in this run (limit)"
+    )]
+    TooManyDocuments {
+        /// The input holding the document that crossed the limit.
+        file: Arc<Source>,
+        /// Its index.
+        index: usize,
+        /// Its line.
+        line: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A document is larger than [`Limits::max_document_bytes`].
+    #[error(
+        "{file}: document {index} (line {line}): {size} bytes is larger than the limit of {limit} bytes per document"
+    )]
+    DocumentTooLarge {
+        /// The input.
+        file: Arc<Source>,
+        /// The document's index.
+        index: usize,
+        /// The document's line.
+        line: usize,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A document is not valid YAML/JSON, or breaks a parsing limit (duplicate key, depth,
+    /// alias expansion). `message` gives the position in the file when it is known.
+    #[error("{file}: document {index} (line {line}): {message}")]
+    Parse {
+        /// The input.
+        file: Arc<Source>,
+        /// The document's index.
+        index: usize,
+        /// The document's line.
+        line: usize,
+        /// What is wrong, with the file's line and column where known.
+        message: String,
+    },
+    /// A document is a scalar or a sequence, not a mapping.
+    #[error(
+        "{file}: document {index} (line {line}): expected a mapping (a Kubernetes object), found {found}"
+    )]
+    NotAMapping {
+        /// The input.
+        file: Arc<Source>,
+        /// The document's index.
+        index: usize,
+        /// The document's line.
+        line: usize,
+        /// What was found instead ("a string", "a sequence", ...).
+        found: &'static str,
+    },
+    /// A `kind: List` document whose `items` is not a sequence.
+    #[error(
+        "{file}: document {index} (line {line}): kind {kind}: `items` is {found}, expected a sequence"
+    )]
+    InvalidList {
+        /// The input.
+        file: Arc<Source>,
+        /// The document's index.
+        index: usize,
+        /// The document's line.
+        line: usize,
+        /// The list's kind.
+        kind: String,
+        /// What `items` is instead.
+        found: &'static str,
+    },
+    /// An item of a List document is not a Kubernetes object.
+    #[error("{file}: document {index} (line {line}): kind {kind} item {item}: {reason}")]
+    InvalidListItem {
+        /// The input.
+        file: Arc<Source>,
+        /// The List document's index.
+        index: usize,
+        /// The List document's line.
+        line: usize,
+        /// The list's kind.
+        kind: String,
+        /// 0-based index of the item.
+        item: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl LoadError {
+    /// The input the error is about.
+    #[must_use]
+    pub fn file(&self) -> &Source {
+        match self {
+            LoadError::NotFound { file }
+            | LoadError::Io { file, .. }
+            | LoadError::FileTooLarge { file, .. }
+            | LoadError::InvalidUtf8 { file, .. }
+            | LoadError::TooManyDocuments { file, .. }
+            | LoadError::DocumentTooLarge { file, .. }
+            | LoadError::Parse { file, .. }
+            | LoadError::NotAMapping { file, .. }
+            | LoadError::InvalidList { file, .. }
+            | LoadError::InvalidListItem { file, .. } => file,
+        }
+    }
+}
+
+/// Loads every path in order: files, directories (walked recursively) and `-` for stdin.
+///
+/// # Errors
+/// The first problem met, in input order: see [`LoadError`].
+pub fn load(paths: &[PathBuf], limits: &Limits) -> Result<Loaded, LoadError> {
+    let mut inputs = Vec::new();
+    // A read error is reported after the inputs read before it, as a sequential run would.
+    let read_error = read_paths(paths, limits, &mut inputs).err();
+    process(&inputs, limits, read_error)
+}
+
+fn read_paths(
+    paths: &[PathBuf],
+    limits: &Limits,
+    inputs: &mut Vec<Input<'static>>,
+) -> Result<(), LoadError> {
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(read_input(
+                Source::Stdin,
+                io::stdin().lock(),
+                limits,
+                false,
+                0,
+            )?);
+            continue;
+        }
+        let meta = fs::metadata(path).map_err(|error| file_error(path, error))?;
+        if meta.is_dir() {
+            for file in walk(path)? {
+                inputs.push(read_file(&file, limits)?);
+            }
+        } else {
+            inputs.push(read_file(path, limits)?);
+        }
+    }
+    Ok(())
+}
+
+/// Loads manifests from text already in memory (a BOM at its start is skipped). The text is
+/// taken as YAML (with the JSON sniffing described in the module docs) unless `source` is a
+/// file whose name ends in `.json`.
+///
+/// # Errors
+/// See [`LoadError`].
+pub fn load_str(source: Source, text: &str, limits: &Limits) -> Result<Loaded, LoadError> {
+    let file = Arc::new(source);
+    if text.len() as u64 > limits.max_file_bytes {
+        return Err(LoadError::FileTooLarge {
+            file,
+            limit: limits.max_file_bytes,
+        });
+    }
+    let json = matches!(&*file, Source::File(path) if is_json_path(path));
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let input = Input {
+        file,
+        text: Cow::Borrowed(body),
+        bom: 0,
+        json,
+    };
+    process(std::slice::from_ref(&input), limits, None)
+}
+
+/// Loads manifests from a reader, reading at most [`Limits::max_file_bytes`] + 1 bytes: this is
+/// how `-` (stdin) is read. Formats are chosen as in [`load_str`].
+///
+/// # Errors
+/// [`LoadError::FileTooLarge`] when the reader has more than `max_file_bytes` bytes, and the
+/// errors of [`load_str`].
+pub fn load_reader(
+    source: Source,
+    reader: impl Read,
+    limits: &Limits,
+) -> Result<Loaded, LoadError> {
+    let json = matches!(&source, Source::File(path) if is_json_path(path));
+    let input = read_input(source, reader, limits, json, 0)?;
+    process(std::slice::from_ref(&input), limits, None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// One input's text, UTF-8 checked.
+struct Input<'t> {
+    file: Arc<Source>,
+    text: Cow<'t, str>,
+    /// Length of a leading BOM in `text` (skipped).
+    bom: usize,
+    /// Parse as one strict JSON document (`.json` files).
+    json: bool,
+}
+
+impl Input<'_> {
+    fn body(&self) -> &str {
+        self.text.get(self.bom..).unwrap_or_default()
+    }
+}
+
+fn file_error(path: &Path, error: io::Error) -> LoadError {
+    let file = Arc::new(Source::File(path.to_path_buf()));
+    if error.kind() == io::ErrorKind::NotFound {
+        LoadError::NotFound { file }
+    } else {
+        LoadError::Io { file, error }
+    }
+}
+
+fn read_file(path: &Path, limits: &Limits) -> Result<Input<'static>, LoadError> {
+    let file = fs::File::open(path).map_err(|error| file_error(path, error))?;
+    // The size is only a hint (special files report 0, files may grow): the read is bounded
+    // either way.
+    let size = file.metadata().map_or(0, |meta| meta.len());
+    let source = Source::File(path.to_path_buf());
+    if size > limits.max_file_bytes {
+        return Err(LoadError::FileTooLarge {
+            file: Arc::new(source),
+            limit: limits.max_file_bytes,
+        });
+    }
+    let hint = usize::try_from(size).unwrap_or(0);
+    read_input(source, file, limits, is_json_path(path), hint)
+}
+
+/// Reads a whole input through `Read::take(max_file_bytes + 1)`, then checks UTF-8.
+fn read_input(
+    source: Source,
+    reader: impl Read,
+    limits: &Limits,
+    json: bool,
+    size_hint: usize,
+) -> Result<Input<'static>, LoadError> {
+    let file = Arc::new(source);
+    let bytes = match read_bounded(reader, limits.max_file_bytes, size_hint) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(LoadError::FileTooLarge {
+                file,
+                limit: limits.max_file_bytes,
+            });
+        }
+        Err(error) => return Err(LoadError::Io { file, error }),
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let offset = error.utf8_error().valid_up_to();
+            let valid = error
+                .as_bytes()
+                .get(..offset)
+                .and_then(|head| std::str::from_utf8(head).ok())
+                .unwrap_or_default();
+            let line = line_of(valid, offset);
+            return Err(LoadError::InvalidUtf8 { file, offset, line });
+        }
+    };
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    Ok(Input {
+        file,
+        text: Cow::Owned(text),
+        bom,
+        json,
+    })
+}
+
+/// Reads at most `limit + 1` bytes; `Ok(None)` when there were more than `limit`.
+fn read_bounded(reader: impl Read, limit: u64, size_hint: usize) -> io::Result<Option<Vec<u8>>> {
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut bytes = Vec::with_capacity(size_hint.min(cap).saturating_add(1));
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        Ok(None)
+    } else {
+        Ok(Some(bytes))
+    }
+}
+
+fn is_json_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|ext| ext.to_str())
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+}
+
+fn is_manifest_name(name: &str) -> bool {
+    let Some((_, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    ["yaml", "yml", "json"]
+        .iter()
+        .any(|known| ext.eq_ignore_ascii_case(known))
+}
+
+/// The manifest files under `root`, depth-first in sorted order (iterative: no recursion).
+fn walk(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut files = Vec::new();
+    let mut frames = vec![read_dir_sorted(root)?.into_iter()];
+    while let Some(frame) = frames.last_mut() {
+        match frame.next() {
+            None => {
+                frames.pop();
+            }
+            Some((path, true)) => {
+                let entries = read_dir_sorted(&path)?;
+                frames.push(entries.into_iter());
+            }
+            Some((path, false)) => files.push(path),
+        }
+    }
+    Ok(files)
+}
+
+/// The visible subdirectories and manifest files of `dir`, sorted by name; `true` marks a
+/// directory.
+fn read_dir_sorted(dir: &Path) -> Result<Vec<(PathBuf, bool)>, LoadError> {
+    let io_error = |error| LoadError::Io {
+        file: Arc::new(Source::File(dir.to_path_buf())),
+        error,
+    };
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        let name = entry.file_name();
+        if name.as_encoded_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        let kind = entry.file_type().map_err(io_error)?;
+        let path = entry.path();
+        let is_dir = if kind.is_dir() {
+            true
+        } else if kind.is_file() {
+            false
+        } else if kind.is_symlink() && fs::metadata(&path).is_ok_and(|meta| meta.is_file()) {
+            // Links are followed to files only: a link to a directory could make a cycle.
+            false
+        } else {
+            // Sockets, FIFOs, devices, links to directories or to nothing.
+            continue;
+        };
+        if is_dir || name.to_str().is_some_and(is_manifest_name) {
+            entries.push((name, path, is_dir));
+        }
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries
+        .into_iter()
+        .map(|(_, path, is_dir)| (path, is_dir))
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splitting into documents
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// YAML.
+    Yaml,
+    /// Strict JSON (a `.json` file).
+    Json,
+    /// Starts with `{` or `[`: JSON, or YAML when it is not valid JSON.
+    Sniff,
+}
+
+/// One document to parse.
+struct Unit<'a> {
+    file: &'a Arc<Source>,
+    text: &'a str,
+    index: usize,
+    /// Line reported for the document.
+    line: usize,
+    /// Line in the file of the first line of `text`.
+    first_line: usize,
+    format: Format,
+}
+
+impl Unit<'_> {
+    fn parse_error(&self, message: String) -> LoadError {
+        LoadError::Parse {
+            file: Arc::clone(self.file),
+            index: self.index,
+            line: self.line,
+            message,
+        }
+    }
+}
+
+/// The document being collected by [`split_input`].
+#[derive(Clone, Copy)]
+struct Chunk {
+    start: usize,
+    first_line: usize,
+    /// Opened by a `---` line.
+    explicit: bool,
+    /// First line with content (for an explicit document: its `---` line, when the marker
+    /// line has content).
+    content_line: Option<usize>,
+}
+
+/// Splits one input into documents, appending them to `units`. `count` is the number of
+/// documents read so far in the run.
+fn split_input<'a>(
+    input: &'a Input<'_>,
+    limits: &Limits,
+    count: &mut usize,
+    units: &mut Vec<Unit<'a>>,
+) -> Result<(), LoadError> {
+    let body = input.body();
+    let mut emitter = Emitter {
+        input,
+        body,
+        limits,
+        count,
+        units,
+        index: 0,
+    };
+    if input.json {
+        let Some(first) = body.find(|c: char| !c.is_whitespace()) else {
+            return Ok(());
+        };
+        let line = line_of(body, first);
+        return emitter.emit(
+            Chunk {
+                start: 0,
+                first_line: 1,
+                explicit: false,
+                content_line: Some(line),
+            },
+            body.len(),
+            Format::Json,
+        );
+    }
+
+    let mut chunk = Chunk {
+        start: 0,
+        first_line: 1,
+        explicit: false,
+        content_line: None,
+    };
+    let mut offset = 0;
+    let mut line_no = 0;
+    for raw in body.split_inclusive('\n') {
+        line_no += 1;
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some(rest) = marker(line, "---") {
+            emitter.emit(chunk, offset, Format::Yaml)?;
+            chunk = Chunk {
+                start: offset,
+                first_line: line_no,
+                explicit: true,
+                content_line: (!is_blank(rest)).then_some(line_no),
+            };
+        } else if marker(line, "...").is_some() {
+            let end = offset + raw.len();
+            emitter.emit(chunk, end, Format::Yaml)?;
+            chunk = Chunk {
+                start: end,
+                first_line: line_no + 1,
+                explicit: false,
+                content_line: None,
+            };
+        } else if chunk.content_line.is_none()
+            && !is_blank(line)
+            && (chunk.explicit || !line.starts_with('%'))
+        {
+            chunk.content_line = Some(line_no);
+        }
+        offset += raw.len();
+    }
+    emitter.emit(chunk, body.len(), Format::Yaml)
+}
+
+struct Emitter<'a, 'b> {
+    input: &'a Input<'a>,
+    body: &'a str,
+    limits: &'b Limits,
+    count: &'b mut usize,
+    units: &'b mut Vec<Unit<'a>>,
+    /// Index of the next document in this input.
+    index: usize,
+}
+
+impl Emitter<'_, '_> {
+    fn emit(&mut self, chunk: Chunk, end: usize, format: Format) -> Result<(), LoadError> {
+        let line = match (chunk.explicit, chunk.content_line) {
+            (true, _) => chunk.first_line,
+            (false, Some(line)) => line,
+            // Blank, comments or directives before a `---`: not a document.
+            (false, None) => return Ok(()),
+        };
+        let index = self.index;
+        self.index += 1;
+        *self.count += 1;
+        if *self.count > self.limits.max_documents {
+            return Err(LoadError::TooManyDocuments {
+                file: Arc::clone(&self.input.file),
+                index,
+                line,
+                limit: self.limits.max_documents,
+            });
+        }
+        if chunk.content_line.is_none() {
+            // `---` followed by nothing but blanks and comments: an empty document.
+            return Ok(());
+        }
+        let text = self.body.get(chunk.start..end).unwrap_or_default();
+        if text.len() > self.limits.max_document_bytes {
+            return Err(LoadError::DocumentTooLarge {
+                file: Arc::clone(&self.input.file),
+                index,
+                line,
+                size: text.len(),
+                limit: self.limits.max_document_bytes,
+            });
+        }
+        let format = if format == Format::Yaml
+            && !chunk.explicit
+            && text.trim_start().starts_with(['{', '['])
+        {
+            Format::Sniff
+        } else {
+            format
+        };
+        self.units.push(Unit {
+            file: &self.input.file,
+            text,
+            index,
+            line,
+            first_line: chunk.first_line,
+            format,
+        });
+        Ok(())
+    }
+}
+
+/// `Some(rest)` when `line` is the document marker `mark` (`---` or `...`) at column 0,
+/// alone or followed by a blank and more text.
+fn marker<'l>(line: &'l str, mark: &str) -> Option<&'l str> {
+    let rest = line.strip_prefix(mark)?;
+    (rest.is_empty() || rest.starts_with([' ', '\t'])).then_some(rest)
+}
+
+/// Only blanks, or a comment.
+fn is_blank(text: &str) -> bool {
+    let text = text.trim_start_matches([' ', '\t']);
+    text.is_empty() || text.starts_with('#')
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |head| head.matches('\n').count())
+        + 1
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// What one document produced.
+enum Out {
+    Doc(Document),
+    Skip(Skipped),
+}
+
+impl Out {
+    fn position(&self) -> (&Arc<Source>, usize, usize) {
+        match self {
+            Out::Doc(doc) => (&doc.source, doc.index, doc.line),
+            Out::Skip(skip) => (&skip.source, skip.index, skip.line),
+        }
+    }
+}
+
+/// Splits and parses `inputs`, then returns `deferred` (an error met after them) if nothing
+/// failed before it.
+fn process(
+    inputs: &[Input<'_>],
+    limits: &Limits,
+    deferred: Option<LoadError>,
+) -> Result<Loaded, LoadError> {
+    let mut units = Vec::new();
+    let mut count = 0;
+    let mut failure = deferred;
+    for input in inputs {
+        if let Err(error) = split_input(input, limits, &mut count, &mut units) {
+            // Documents before the failing one are still parsed: their errors come first.
+            failure = Some(error);
+            break;
+        }
+    }
+
+    let mut loaded = Loaded::default();
+    let mut produced = 0_usize;
+    for (outs, error) in parse_all(&units, limits) {
+        for out in outs {
+            produced += 1;
+            if produced > limits.max_documents {
+                let (file, index, line) = out.position();
+                return Err(LoadError::TooManyDocuments {
+                    file: Arc::clone(file),
+                    index,
+                    line,
+                    limit: limits.max_documents,
+                });
+            }
+            match out {
+                Out::Doc(doc) => loaded.documents.push(doc),
+                Out::Skip(skip) => loaded.skipped.push(skip),
+            }
+        }
+        if let Some(error) = error {
+            return Err(error);
+        }
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(loaded),
+    }
+}
+
+/// Parses every unit, in batches on several threads when the input is large. The batches
+/// come back in order; each stops at its first error.
+fn parse_all(units: &[Unit<'_>], limits: &Limits) -> Vec<(Vec<Out>, Option<LoadError>)> {
+    let total: usize = units.iter().map(|unit| unit.text.len()).sum();
+    let threads = if total < PARALLEL_MIN_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(units.len())
+    };
+    if threads <= 1 {
+        return vec![parse_batch(units, limits)];
+    }
+
+    // Contiguous batches of about equal size in bytes.
+    let target = total.div_ceil(threads);
+    let mut batches: Vec<&[Unit<'_>]> = Vec::with_capacity(threads);
+    let mut rest = units;
+    while batches.len() + 1 < threads && !rest.is_empty() {
+        let mut bytes = 0;
+        let mut len = 0;
+        for unit in rest {
+            len += 1;
+            bytes += unit.text.len();
+            if bytes >= target {
+                break;
+            }
+        }
+        let (batch, tail) = rest.split_at_checked(len).unwrap_or((rest, &[]));
+        batches.push(batch);
+        rest = tail;
+    }
+    batches.push(rest);
+
+    std::thread::scope(|scope| {
+        let mut batches = batches.into_iter();
+        let first = batches.next().unwrap_or_default();
+        let spawned: Vec<_> = batches
+            .map(|batch| {
+                let handle = std::thread::Builder::new()
+                    .name("prodready-loader".to_owned())
+                    .stack_size(8 * 1024 * 1024)
+                    .spawn_scoped(scope, move || parse_batch(batch, limits));
+                (batch, handle)
+            })
+            .collect();
+        let mut results = Vec::with_capacity(spawned.len() + 1);
+        results.push(parse_batch(first, limits));
+        for (batch, handle) in spawned {
+            results.push(match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: parse the batch here.
+                Err(_) => parse_batch(batch, limits),
+            });
+        }
+        results
+    })
+}
+
+fn parse_batch(units: &[Unit<'_>], limits: &Limits) -> (Vec<Out>, Option<LoadError>) {
+    let mut outs = Vec::with_capacity(units.len());
+    for unit in units {
+        if let Err(error) = parse_unit(unit, limits, &mut outs) {
+            return (outs, Some(error));
+        }
+    }
+    (outs, None)
+}
+
+fn parse_unit(unit: &Unit<'_>, limits: &Limits, outs: &mut Vec<Out>) -> Result<(), LoadError> {
+    let value = match unit.format {
+        Format::Yaml => parse_yaml(unit, limits)?,
+        Format::Json => parse_json(unit, limits).map_err(|error| json_error(unit, &error))?,
+        Format::Sniff => match parse_json(unit, limits) {
+            Ok(value) => value,
+            Err(error)
+                if matches!(
+                    error.classify(),
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+                ) =>
+            {
+                parse_yaml(unit, limits)?
+            }
+            Err(error) => return Err(json_error(unit, &error)),
+        },
+    };
+    classify(unit, value, outs)
+}
+
+fn parse_json(unit: &Unit<'_>, limits: &Limits) -> Result<Value, serde_json::Error> {
+    let mut meter = Meter::new(limits, unit.text.len());
+    let mut deserializer = serde_json::Deserializer::from_str(unit.text);
+    let value = ValueSeed { meter: &mut meter }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// A `serde_json` error, with its line counted from the start of the file.
+fn json_error(unit: &Unit<'_>, error: &serde_json::Error) -> LoadError {
+    let text = error.to_string();
+    if error.line() == 0 {
+        return unit.parse_error(text);
+    }
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let message = text.strip_suffix(&suffix).unwrap_or(&text);
+    let line = error.line() + unit.first_line - 1;
+    unit.parse_error(format!(
+        "{message} at line {line}, column {}",
+        error.column()
+    ))
+}
+
+fn parse_yaml(unit: &Unit<'_>, limits: &Limits) -> Result<Value, LoadError> {
+    let mut meter = Meter::new(limits, unit.text.len());
+    serde_saphyr::with_deserializer_from_str_with_options(
+        unit.text,
+        yaml_options(limits, unit.text.len()),
+        |deserializer| ValueSeed { meter: &mut meter }.deserialize(deserializer),
+    )
+    .map_err(|error| {
+        let mut render = serde_saphyr::RenderOptions::new(&serde_saphyr::UserMessageFormatter);
+        render.snippets = serde_saphyr::SnippetMode::Off;
+        render.line_offset = u64::try_from(unit.first_line.saturating_sub(1)).unwrap_or(0);
+        unit.parse_error(error.render_with_options(render))
+    })
+}
+
+/// serde-saphyr options for one document of `len` bytes (see the module docs).
+fn yaml_options(limits: &Limits, len: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    // Each document is parsed on its own.
+    budget.max_documents = 1;
+    budget.max_depth = limits.max_depth;
+    // Size is limited by max_document_bytes; the count limits only have to stop aliases.
+    // Without aliases there are fewer events and nodes than bytes (plus a few).
+    budget.max_events = budget.max_events.max(len.saturating_add(64));
+    budget.max_nodes = budget.max_nodes.max(len.saturating_add(64));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
+    // The "more than 10 aliases per anchor" heuristic would reject legitimate documents;
+    // expansion is bounded by `alias_limits` below and by `Meter` instead.
+    budget.enforce_alias_anchor_ratio = false;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.alias_limits = serde_saphyr::alias_limits! {
+        max_total_replayed_events: MAX_ALIAS_REPLAYED_EVENTS,
+    };
+    // YAML 1.2 booleans only: `yes`, `no`, `on`, `off` stay strings.
+    options.strict_booleans = true;
+    // `0644` is octal (420), as Kubernetes reads it.
+    options.legacy_octal_numbers = true;
+    // A `~` or `null` mapping key becomes the string "~" or "null" (values stay null).
+    options.null_as_string = true;
+    options.with_snippet = false;
+    options
+}
+
+/// Turns one parsed document into objects.
+fn classify(unit: &Unit<'_>, value: Value, outs: &mut Vec<Out>) -> Result<(), LoadError> {
+    let mut map = match value {
+        Value::Null => return Ok(()),
+        Value::Object(map) => map,
+        other => {
+            return Err(LoadError::NotAMapping {
+                file: Arc::clone(unit.file),
+                index: unit.index,
+                line: unit.line,
+                found: describe(&other),
+            });
+        }
+    };
+    let document = |item, value| {
+        Out::Doc(Document {
+            source: Arc::clone(unit.file),
+            index: unit.index,
+            line: unit.line,
+            item,
+            value,
+        })
+    };
+    let Some(kind) = object_kind(&map) else {
+        outs.push(Out::Skip(Skipped {
+            source: Arc::clone(unit.file),
+            index: unit.index,
+            line: unit.line,
+            reason: NOT_KUBERNETES.to_owned(),
+        }));
+        return Ok(());
+    };
+    let is_list = kind == "List"
+        || (kind.ends_with("List") && matches!(map.get("items"), Some(Value::Array(_))));
+    if !is_list {
+        outs.push(document(None, Value::Object(map)));
+        return Ok(());
+    }
+    let kind = kind.to_owned();
+    let items = match map.remove("items") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(LoadError::InvalidList {
+                file: Arc::clone(unit.file),
+                index: unit.index,
+                line: unit.line,
+                kind,
+                found: describe(&other),
+            });
+        }
+    };
+    outs.reserve(items.len());
+    for (item, value) in items.into_iter().enumerate() {
+        let reason = match &value {
+            Value::Object(object) if object_kind(object).is_some() => {
+                outs.push(document(Some(item), value));
+                continue;
+            }
+            Value::Object(_) => NOT_KUBERNETES.to_owned(),
+            other => format!("expected a mapping, found {}", describe(other)),
+        };
+        return Err(LoadError::InvalidListItem {
+            file: Arc::clone(unit.file),
+            index: unit.index,
+            line: unit.line,
+            kind,
+            item,
+            reason,
+        });
+    }
+    Ok(())
+}
+
+/// The `kind` of a mapping with non-empty string `apiVersion` and `kind`.
+fn object_kind(map: &Map<String, Value>) -> Option<&str> {
+    let api_version = map.get("apiVersion")?.as_str()?;
+    let kind = map.get("kind")?.as_str()?;
+    (!api_version.is_empty() && !kind.is_empty()).then_some(kind)
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building values
+
+/// Limits on the value built from one document: depth, and how much it may hold (aliases can
+/// make a value much larger than its text).
+struct Meter {
+    depth: usize,
+    max_depth: usize,
+    bytes_left: usize,
+    nodes_left: usize,
+}
+
+impl Meter {
+    fn new(limits: &Limits, len: usize) -> Self {
+        Self {
+            depth: 0,
+            max_depth: limits.max_depth,
+            bytes_left: len.saturating_mul(4).saturating_add(1 << 20),
+            nodes_left: len.saturating_add(1 << 16),
+        }
+    }
+
+    fn node<E: de::Error>(&mut self) -> Result<(), E> {
+        match self.nodes_left.checked_sub(1) {
+            Some(left) => {
+                self.nodes_left = left;
+                Ok(())
+            }
+            None => Err(E::custom(
+                "document expands to too many values (alias expansion limit)",
+            )),
+        }
+    }
+
+    fn bytes<E: de::Error>(&mut self, len: usize) -> Result<(), E> {
+        match self.bytes_left.checked_sub(len) {
+            Some(left) => {
+                self.bytes_left = left;
+                Ok(())
+            }
+            None => Err(E::custom(
+                "document expands to too much text (alias expansion limit)",
+            )),
+        }
+    }
+
+    fn string<E: de::Error>(&mut self, len: usize) -> Result<(), E> {
+        self.node()?;
+        self.bytes(len)
+    }
+
+    fn enter<E: de::Error>(&mut self) -> Result<(), E> {
+        self.node()?;
+        if self.depth >= self.max_depth {
+            return Err(E::custom(format_args!(
+                "nesting is deeper than the limit of {} levels",
+                self.max_depth
+            )));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+}
+
+/// Deserializes any self-describing input into a [`Value`], within a [`Meter`], rejecting
+/// duplicate keys.
+struct ValueSeed<'m> {
+    meter: &'m mut Meter,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML or JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.meter.node()?;
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.meter.node()?;
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.meter.node()?;
+        Ok(Value::Number(v.into()))
+    }
+
+    // Too big for 64 bits: a float, as go-yaml does (losing precision is the point).
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        match (i64::try_from(v), u64::try_from(v)) {
+            (Ok(v), _) => self.visit_i64(v),
+            (_, Ok(v)) => self.visit_u64(v),
+            _ => self.visit_f64(v as f64),
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => self.visit_f64(v as f64),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.meter.node()?;
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("NaN and infinite numbers are not supported"))
+    }
+
+    fn visit_char<E: de::Error>(self, v: char) -> Result<Value, E> {
+        self.visit_string(v.to_string())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.meter.string(v.len())?;
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        self.meter.string(v.len())?;
+        Ok(Value::String(v))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
+        match std::str::from_utf8(v) {
+            Ok(text) => self.visit_str(text),
+            Err(_) => Err(E::custom("binary value is not UTF-8 text")),
+        }
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
+        match String::from_utf8(v) {
+            Ok(text) => self.visit_string(text),
+            Err(_) => Err(E::custom("binary value is not UTF-8 text")),
+        }
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.meter.node()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.meter.node()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.meter.enter()?;
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element_seed(ValueSeed {
+            meter: &mut *self.meter,
+        })? {
+            items.push(item);
+        }
+        self.meter.leave();
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        self.meter.enter()?;
+        let mut map = Map::new();
+        while let Some(key) = access.next_key_seed(KeySeed {
+            meter: &mut *self.meter,
+        })? {
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate mapping key {key:?}"
+                )));
+            }
+            let value = access.next_value_seed(ValueSeed {
+                meter: &mut *self.meter,
+            })?;
+            map.insert(key, value);
+        }
+        self.meter.leave();
+        Ok(Value::Object(map))
+    }
+}
+
+/// Deserializes a mapping key as a string: scalars give their text.
+struct KeySeed<'m> {
+    meter: &'m mut Meter,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = String;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a scalar mapping key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        self.meter.bytes(v.len())?;
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        self.meter.bytes(v.len())?;
+        Ok(v)
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<String, E> {
+        match std::str::from_utf8(v) {
+            Ok(text) => self.visit_str(text),
+            Err(_) => Err(E::custom("binary mapping key is not UTF-8 text")),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        self.visit_string(v.to_string())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        self.visit_string(v.to_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        self.visit_string(v.to_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        self.visit_string(v.to_string())
+    }
+
+    fn visit_char<E: de::Error>(self, v: char) -> Result<String, E> {
+        self.visit_string(v.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn yaml(text: &str) -> Result<Loaded, LoadError> {
+        load_str(
+            Source::File(PathBuf::from("m.yaml")),
+            text,
+            &Limits::default(),
+        )
+    }
+
+    fn lines(loaded: &Loaded) -> Vec<(usize, usize, Option<usize>)> {
+        loaded
+            .documents
+            .iter()
+            .map(|doc| (doc.index, doc.line, doc.item))
+            .collect()
+    }
+
+    fn kinds(loaded: &Loaded) -> Vec<&str> {
+        loaded
+            .documents
+            .iter()
+            .map(|doc| doc.value["kind"].as_str().unwrap())
+            .collect()
+    }
+
+    /// A unique, empty directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> Self {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let dir = std::env::temp_dir().join(format!(
+                "prodready-loader-{tag}-{}-{nanos}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn write(&self, rel: &str, text: &[u8]) -> PathBuf {
+            let path = self.0.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, text).unwrap();
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn multi_document_lines() {
+        let text = "\
+# leading comment
+
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a}
+--- # trailing comment on the marker
+apiVersion: v1
+kind: Service
+---
+# a document with only a comment
+---
+apiVersion: apps/v1
+kind: Deployment
+---
+";
+        let loaded = yaml(text).unwrap();
+        assert_eq!(
+            lines(&loaded),
+            vec![(0, 3, None), (1, 7, None), (3, 12, None)]
+        );
+        assert_eq!(kinds(&loaded), vec!["ConfigMap", "Service", "Deployment"]);
+        assert_eq!(loaded.documents[0].value["metadata"]["name"], "a");
+        assert!(loaded.skipped.is_empty());
+        assert_eq!(*loaded.documents[0].source, Source::File("m.yaml".into()));
+    }
+
+    #[test]
+    fn leading_document_without_marker() {
+        let text = "\n# comment\napiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n";
+        let loaded = yaml(text).unwrap();
+        assert_eq!(lines(&loaded), vec![(0, 3, None), (1, 5, None)]);
+        assert_eq!(kinds(&loaded), vec!["A", "B"]);
+    }
+
+    #[test]
+    fn markers_with_content_end_markers_and_crlf() {
+        let text = "--- {apiVersion: v1, kind: A}\n---\t# tab\r\napiVersion: v1\r\nkind: B\r\n...\r\n# after the end\r\n%YAML 1.2\r\n---\r\napiVersion: v1\r\nkind: C\r\n...\r\napiVersion: v1\r\nkind: D\r\n";
+        let loaded = yaml(text).unwrap();
+        assert_eq!(kinds(&loaded), vec!["A", "B", "C", "D"]);
+        assert_eq!(
+            lines(&loaded),
+            vec![(0, 1, None), (1, 2, None), (2, 8, None), (3, 12, None)]
+        );
+        // `---` not at column 0, or glued to text, is not a marker.
+        let loaded = yaml("apiVersion: v1\nkind: A\ndata:\n  x: |\n    ---\n    ---x\n").unwrap();
+        assert_eq!(loaded.documents[0].value["data"]["x"], "---\n---x\n");
+    }
+
+    #[test]
+    fn list_expansion() {
+        let text = "\
+apiVersion: v1
+kind: ConfigMap
+---
+apiVersion: v1
+kind: List
+metadata: {}
+items:
+- apiVersion: v1
+  kind: Service
+- apiVersion: apps/v1
+  kind: Deployment
+---
+apiVersion: apps/v1
+kind: DeploymentList
+items:
+- {apiVersion: apps/v1, kind: Deployment}
+---
+apiVersion: v1
+kind: List
+---
+apiVersion: example.com/v1
+kind: AllowList
+spec: {items: [1]}
+";
+        let loaded = yaml(text).unwrap();
+        assert_eq!(
+            kinds(&loaded),
+            vec![
+                "ConfigMap",
+                "Service",
+                "Deployment",
+                "Deployment",
+                "AllowList"
+            ]
+        );
+        assert_eq!(
+            lines(&loaded),
+            vec![
+                (0, 1, None),
+                (1, 3, Some(0)),
+                (1, 3, Some(1)),
+                (2, 12, Some(0)),
+                (4, 20, None)
+            ]
+        );
+
+        let err =
+            yaml("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: A\n- foo: bar\n")
+                .unwrap_err();
+        assert!(
+            matches!(err, LoadError::InvalidListItem { item: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "m.yaml: document 0 (line 1): kind List item 1: not a Kubernetes object (no apiVersion/kind)"
+        );
+        let err = yaml("---\napiVersion: v1\nkind: List\nitems: [42]\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("item 0: expected a mapping, found a number"),
+            "{err}"
+        );
+        let err = yaml("apiVersion: v1\nkind: List\nitems: nope\n").unwrap_err();
+        assert!(matches!(err, LoadError::InvalidList { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn json_documents() {
+        let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [\n    {\"apiVersion\": \"v1\", \"kind\": \"Pod\"},\n    {\"apiVersion\": \"v1\", \"kind\": \"Service\", \"spec\": {\"ports\": [{\"port\": 80}]}}\n  ]\n}\n";
+        let file = Source::File("dir/out.json".into());
+        let loaded = load_str(file.clone(), text, &Limits::default()).unwrap();
+        assert_eq!(kinds(&loaded), vec!["Pod", "Service"]);
+        assert_eq!(lines(&loaded), vec![(0, 1, Some(0)), (0, 1, Some(1))]);
+        assert_eq!(loaded.documents[1].value["spec"]["ports"][0]["port"], 80);
+
+        // Sniffed JSON on stdin.
+        let loaded = load_str(Source::Stdin, text, &Limits::default()).unwrap();
+        assert_eq!(kinds(&loaded), vec!["Pod", "Service"]);
+        // Flow-style YAML that starts with `{` still loads.
+        let loaded = load_str(
+            Source::Stdin,
+            "{apiVersion: v1, kind: Pod}\n",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(kinds(&loaded), vec!["Pod"]);
+
+        // A .json file is strict JSON; errors carry the file's line.
+        let err = load_str(
+            file.clone(),
+            "{\"apiVersion\": \"v1\",\n \"kind\": Pod}",
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, LoadError::Parse { .. }));
+        assert!(
+            err.to_string()
+                .starts_with("dir/out.json: document 0 (line 1): "),
+            "{err}"
+        );
+        assert!(err.to_string().contains("at line 2, column"), "{err}");
+        let err = load_str(
+            file.clone(),
+            "{\"apiVersion\": \"v1\", \"kind\": \"A\", \"kind\": \"B\"}",
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate mapping key \"kind\""),
+            "{err}"
+        );
+        let err = load_str(file.clone(), "[1, 2]", &Limits::default()).unwrap_err();
+        assert!(matches!(
+            err,
+            LoadError::NotAMapping {
+                found: "a sequence",
+                ..
+            }
+        ));
+        // Empty and null JSON files hold no objects.
+        assert_eq!(
+            load_str(file.clone(), " \n", &Limits::default()).unwrap(),
+            Loaded::default()
+        );
+        assert_eq!(
+            load_str(file, "null", &Limits::default()).unwrap(),
+            Loaded::default()
+        );
+    }
+
+    #[test]
+    fn non_kubernetes_documents_are_skipped() {
+        let text = "foo: bar\n---\napiVersion: v1\n---\napiVersion: v1\nkind: \"\"\n---\napiVersion: 1\nkind: A\n---\napiVersion: v1\nkind: A\n---\n~\n";
+        let loaded = yaml(text).unwrap();
+        assert_eq!(lines(&loaded), vec![(4, 10, None)]);
+        let skipped: Vec<_> = loaded
+            .skipped
+            .iter()
+            .map(|skip| (skip.index, skip.line, skip.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            vec![
+                (0, 1, NOT_KUBERNETES),
+                (1, 2, NOT_KUBERNETES),
+                (2, 4, NOT_KUBERNETES),
+                (3, 7, NOT_KUBERNETES)
+            ]
+        );
+    }
+
+    #[test]
+    fn scalar_and_sequence_documents_are_errors() {
+        let err = yaml("apiVersion: v1\nkind: A\n---\n\njust a string\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::NotAMapping {
+                    index: 1,
+                    line: 3,
+                    found: "a string",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "m.yaml: document 1 (line 3): expected a mapping (a Kubernetes object), found a string"
+        );
+        let err = yaml("# c\n- a\n- b\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::NotAMapping {
+                    index: 0,
+                    line: 2,
+                    found: "a sequence",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file_line() {
+        let err = yaml("apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\nspec: [1, 2\n")
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::Parse {
+                    index: 1,
+                    line: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with("m.yaml: document 1 (line 3): "),
+            "{err}"
+        );
+        assert!(err.to_string().contains("at line 6"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected() {
+        let err =
+            yaml("---\napiVersion: v1\nkind: A\nmetadata:\n  name: a\n  name: b\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::Parse {
+                    index: 0,
+                    line: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("duplicate mapping key"), "{err}");
+        assert!(err.to_string().contains("line 6"), "{err}");
+        // Different YAML keys that are the same JSON key.
+        let err = yaml("apiVersion: v1\nkind: A\ndata:\n  1: a\n  \"1\": b\n").unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate mapping key \"1\""),
+            "{err}"
+        );
+        // A merge key's values may be overridden: that is not a duplicate.
+        let loaded =
+            yaml("apiVersion: v1\nkind: A\nbase: &b {x: 1, y: 2}\nmerged:\n  <<: *b\n  y: 3\n")
+                .unwrap();
+        assert_eq!(
+            loaded.documents[0].value["merged"],
+            serde_json::json!({"x": 1, "y": 3})
+        );
+    }
+
+    #[test]
+    fn scalars_follow_kubernetes_where_safe() {
+        let loaded = yaml(
+            "apiVersion: v1\nkind: A\nlabels: {a: yes, b: no, c: on, d: off, e: true, f: False}\nmode: 0644\nquoted: \"0644\"\nport: 08\nbig: 123456789012345678901234567890\nkeys: {1: a, true: b, ~: c, null: d}\nnothing: ~\ndate: 2024-01-01\n",
+        )
+        .unwrap();
+        let value = &loaded.documents[0].value;
+        assert_eq!(
+            value["labels"],
+            serde_json::json!({"a": "yes", "b": "no", "c": "on", "d": "off", "e": true, "f": false})
+        );
+        assert_eq!(value["mode"], 420);
+        assert_eq!(value["quoted"], "0644");
+        assert_eq!(value["port"], 8.0);
+        assert!(value["big"].is_f64());
+        assert_eq!(
+            value["keys"],
+            serde_json::json!({"1": "a", "true": "b", "~": "c", "null": "d"})
+        );
+        assert!(value["nothing"].is_null());
+        assert_eq!(value["date"], "2024-01-01");
+        let err = yaml("apiVersion: v1\nkind: A\n? [1, 2]\n: x\n").unwrap_err();
+        assert!(matches!(err, LoadError::Parse { .. }), "{err:?}");
+        let err = yaml("apiVersion: v1\nkind: A\nx: .nan\n").unwrap_err();
+        assert!(matches!(err, LoadError::Parse { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn alias_bomb_is_rejected_quickly() {
+        let bomb = "\
+apiVersion: v1
+kind: ConfigMap
+a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+";
+        let start = Instant::now();
+        let err = yaml(bomb).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            matches!(
+                err,
+                LoadError::Parse {
+                    index: 0,
+                    line: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("alias"), "{err}");
+
+        // One big string aliased many times: few events, lots of memory.
+        let mut text = format!(
+            "apiVersion: v1\nkind: A\nbig: &s \"{}\"\nlist:\n",
+            "x".repeat(1 << 20)
+        );
+        for _ in 0..5_000 {
+            text.push_str("- *s\n");
+        }
+        let start = Instant::now();
+        let err = yaml(&text).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(err.to_string().contains("alias expansion limit"), "{err}");
+
+        // Ordinary aliases still work, also many of one anchor.
+        let text = format!(
+            "apiVersion: v1\nkind: A\nenv: &env [{{name: A, value: b}}]\nother: *env\nmany: [{}]\n",
+            "*env,".repeat(500)
+        );
+        let loaded = yaml(&text).unwrap();
+        assert_eq!(loaded.documents[0].value["other"][0]["name"], "A");
+        assert_eq!(loaded.documents[0].value["many"][499][0]["value"], "b");
+    }
+
+    #[test]
+    fn depth_bomb_is_rejected() {
+        for open in ["[", "{a: "] {
+            let close = if open == "[" { "]" } else { "}" };
+            let text = format!(
+                "apiVersion: v1\nkind: A\nx: {}1{}\n",
+                open.repeat(100_000),
+                close.repeat(100_000)
+            );
+            let err = yaml(&text).unwrap_err();
+            assert!(matches!(err, LoadError::Parse { .. }), "{err:?}");
+        }
+        let json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = load_str(Source::File("d.json".into()), &json, &Limits::default()).unwrap_err();
+        assert!(matches!(err, LoadError::Parse { .. }), "{err:?}");
+        let json = format!("{}1{}", "{\"a\":".repeat(100), "}".repeat(100));
+        let err = load_str(Source::File("d.json".into()), &json, &Limits::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("deeper than the limit of 64"),
+            "{err}"
+        );
+
+        // Exactly max_depth is fine.
+        let limits = Limits {
+            max_depth: 4,
+            ..Limits::default()
+        };
+        assert!(
+            load_str(
+                Source::Stdin,
+                "apiVersion: v1\nkind: A\na: {b: {c: [1]}}\n",
+                &limits
+            )
+            .is_ok()
+        );
+        assert!(
+            load_str(
+                Source::Stdin,
+                "apiVersion: v1\nkind: A\na: {b: {c: [[1]]}}\n",
+                &limits
+            )
+            .is_err()
+        );
+        let json = "{\"apiVersion\": \"v1\", \"kind\": \"A\", \"a\": {\"b\": {\"c\": [1]}}}";
+        assert!(load_str(Source::Stdin, json, &limits).is_ok());
+        let json = "{\"apiVersion\": \"v1\", \"kind\": \"A\", \"a\": {\"b\": {\"c\": [[1]]}}}";
+        assert!(load_str(Source::Stdin, json, &limits).is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_and_bom() {
+        let err = load_reader(
+            Source::Stdin,
+            &b"apiVersion: v1\nkind: \xff\n"[..],
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::InvalidUtf8 {
+                    offset: 21,
+                    line: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "<stdin>: not valid UTF-8 at byte offset 21 (line 2)"
+        );
+
+        let dir = TempDir::new("utf8");
+        let path = dir.write("bad.yaml", b"a: \xc3\x28\n");
+        let err = load(std::slice::from_ref(&path), &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::InvalidUtf8 {
+                    offset: 3,
+                    line: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with(&path.display().to_string()));
+
+        let loaded = load_reader(
+            Source::Stdin,
+            &b"\xef\xbb\xbfapiVersion: v1\nkind: A\n"[..],
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(lines(&loaded), vec![(0, 1, None)]);
+        let loaded = load_str(
+            Source::Stdin,
+            "\u{feff}{\"apiVersion\": \"v1\", \"kind\": \"A\"}",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(kinds(&loaded), vec!["A"]);
+    }
+
+    #[test]
+    fn oversize_inputs_are_rejected() {
+        let limits = Limits {
+            max_file_bytes: 100,
+            max_document_bytes: 40,
+            ..Limits::default()
+        };
+        let err = load_str(Source::Stdin, &"#".repeat(101), &limits).unwrap_err();
+        assert!(
+            matches!(err, LoadError::FileTooLarge { limit: 100, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "<stdin>: larger than the limit of 100 bytes"
+        );
+
+        let text =
+            "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\nx: 0123456789012345678\n";
+        let err = load_str(Source::Stdin, text, &limits).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::DocumentTooLarge {
+                    index: 1,
+                    line: 3,
+                    size: 50,
+                    limit: 40,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+
+        let dir = TempDir::new("big");
+        let path = dir.write("big.yaml", &[b'#'; 101]);
+        let err = load(&[path], &limits).unwrap_err();
+        assert!(matches!(err, LoadError::FileTooLarge { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn too_many_documents() {
+        let limits = Limits {
+            max_documents: 3,
+            ..Limits::default()
+        };
+        let doc = "---\napiVersion: v1\nkind: A\n";
+        assert_eq!(
+            load_str(Source::Stdin, &doc.repeat(3), &limits)
+                .unwrap()
+                .documents
+                .len(),
+            3
+        );
+        let err = load_str(Source::Stdin, &doc.repeat(4), &limits).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::TooManyDocuments {
+                    index: 3,
+                    line: 10,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // Empty documents count as documents read.
+        let err = load_str(Source::Stdin, &"---\n".repeat(4), &limits).unwrap_err();
+        assert!(
+            matches!(err, LoadError::TooManyDocuments { index: 3, .. }),
+            "{err:?}"
+        );
+        // List items count as objects.
+        let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A}\n- {apiVersion: v1, kind: A}\n- {apiVersion: v1, kind: A}\n- {apiVersion: v1, kind: A}\n";
+        let err = load_str(Source::Stdin, list, &limits).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LoadError::TooManyDocuments {
+                    index: 0,
+                    line: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn directory_walk_order_and_paths() {
+        let dir = TempDir::new("walk");
+        let doc = |kind: &str| format!("apiVersion: v1\nkind: {kind}\n").into_bytes();
+        dir.write("b.yaml", &doc("B"));
+        dir.write("a/z.yml", &doc("AZ"));
+        dir.write("a/c.json", b"{\"apiVersion\": \"v1\", \"kind\": \"AC\"}");
+        dir.write("a/sub/x.YAML", &doc("ASX"));
+        dir.write("a/n.yaml", &doc("AN"));
+        dir.write(".hidden/h.yaml", &doc("HIDDEN"));
+        dir.write(".h.yaml", &doc("HIDDEN"));
+        dir.write("a/.h.yaml", &doc("HIDDEN"));
+        let notes = dir.write("notes.txt", &doc("TXT"));
+        dir.write("c.yamlx", &doc("NO"));
+        dir.write("0.json", b"{\"apiVersion\": \"v1\", \"kind\": \"ZERO\"}");
+
+        let loaded = load(std::slice::from_ref(&dir.0), &Limits::default()).unwrap();
+        assert_eq!(kinds(&loaded), vec!["ZERO", "AC", "AN", "ASX", "AZ", "B"]);
+        assert_eq!(
+            *loaded.documents[2].source,
+            Source::File(dir.0.join("a").join("n.yaml"))
+        );
+
+        // A file named explicitly is read whatever its extension; order follows the arguments.
+        let loaded = load(&[notes, dir.0.join("b.yaml")], &Limits::default()).unwrap();
+        assert_eq!(kinds(&loaded), vec!["TXT", "B"]);
+
+        let missing = dir.0.join("missing.yaml");
+        let err = load(&[dir.0.join("b.yaml"), missing.clone()], &Limits::default()).unwrap_err();
+        assert!(matches!(err, LoadError::NotFound { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("{}: no such file or directory", missing.display())
+        );
+
+        // An error in an earlier file wins over a read error in a later one.
+        let bad = dir.write("bad.yaml", b"- not a mapping\n");
+        let err = load(&[bad, missing], &Limits::default()).unwrap_err();
+        assert!(matches!(err, LoadError::NotAMapping { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn stdin_reading_is_bounded() {
+        // An endless reader: reading must stop at the limit.
+        let start = Instant::now();
+        let err = load_reader(Source::Stdin, io::repeat(b'#'), &Limits::default()).unwrap_err();
+        assert!(matches!(err, LoadError::FileTooLarge { .. }), "{err:?}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+
+        assert_eq!(
+            read_bounded(&b"12345"[..], 5, 0).unwrap(),
+            Some(b"12345".to_vec())
+        );
+        assert_eq!(read_bounded(&b"123456"[..], 5, 0).unwrap(), None);
+        assert_eq!(read_bounded(io::repeat(0), 5, 100).unwrap(), None);
+        assert_eq!(read_bounded(io::empty(), 0, 0).unwrap(), Some(Vec::new()));
+
+        let limits = Limits {
+            max_file_bytes: 24,
+            ..Limits::default()
+        };
+        let text = b"apiVersion: v1\nkind: A\n";
+        assert_eq!(text.len(), 23);
+        assert!(load_reader(Source::Stdin, &text[..], &limits).is_ok());
+        let mut longer = text.to_vec();
+        longer.extend_from_slice(b"##");
+        let err = load_reader(Source::Stdin, &longer[..], &limits).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "<stdin>: larger than the limit of 24 bytes"
+        );
+    }
+
+    /// A realistic Deployment of about 3 KB.
+    fn deployment(i: usize) -> String {
+        format!(
+            r#"---
+# Source: app/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: service-{i}
+  namespace: production
+  labels:
+    app.kubernetes.io/name: service-{i}
+    app.kubernetes.io/instance: release-{i}
+    app.kubernetes.io/version: "1.4.{i}"
+    app.kubernetes.io/managed-by: Helm
+    helm.sh/chart: app-0.3.1
+  annotations:
+    deployment.kubernetes.io/revision: "7"
+    prometheus.io/scrape: "true"
+    prometheus.io/port: "9090"
+spec:
+  replicas: 3
+  revisionHistoryLimit: 10
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: service-{i}
+      app.kubernetes.io/instance: release-{i}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {{maxSurge: 25%, maxUnavailable: 0}}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: service-{i}
+        app.kubernetes.io/instance: release-{i}
+      annotations:
+        checksum/config: 2f6d1c0a9e8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d
+    spec:
+      serviceAccountName: service-{i}
+      terminationGracePeriodSeconds: 45
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        fsGroup: 10001
+      containers:
+        - name: app
+          image: "registry.example.com/team/service-{i}:1.4.{i}"
+          imagePullPolicy: IfNotPresent
+          args: ["--port=8080", "--metrics-port=9090", "--log-level=info"]
+          ports:
+            - {{name: http, containerPort: 8080, protocol: TCP}}
+            - {{name: metrics, containerPort: 9090, protocol: TCP}}
+          env:
+            - name: POD_NAME
+              valueFrom:
+                fieldRef: {{fieldPath: metadata.name}}
+            - name: DATABASE_URL
+              valueFrom:
+                secretKeyRef: {{name: service-{i}-db, key: url}}
+            - {{name: LOG_FORMAT, value: json}}
+            - {{name: FEATURE_FLAGS, value: "a,b,c"}}
+          resources:
+            requests: {{cpu: 250m, memory: 256Mi}}
+            limits: {{cpu: "1", memory: 512Mi}}
+          livenessProbe:
+            httpGet: {{path: /healthz, port: http}}
+            initialDelaySeconds: 10
+            periodSeconds: 10
+            failureThreshold: 3
+          readinessProbe:
+            httpGet: {{path: /ready, port: http}}
+            periodSeconds: 5
+          lifecycle:
+            preStop:
+              exec:
+                command: ["/bin/sh", "-c", "sleep 10"]
+          volumeMounts:
+            - {{name: config, mountPath: /etc/service, readOnly: true}}
+        - name: proxy
+          image: "registry.example.com/infra/proxy:2.1.0"
+          ports:
+            - {{name: proxy, containerPort: 15001}}
+          env:
+            - {{name: UPSTREAM, value: "127.0.0.1:8080"}}
+          resources:
+            requests: {{cpu: 100m, memory: 64Mi}}
+            limits: {{cpu: 500m, memory: 128Mi}}
+          readinessProbe:
+            tcpSocket: {{port: 15001}}
+            periodSeconds: 5
+          livenessProbe:
+            tcpSocket: {{port: 15001}}
+            periodSeconds: 15
+      volumes:
+        - name: config
+          configMap:
+            name: service-{i}-config
+            defaultMode: 0644
+"#
+        )
+    }
+
+    #[test]
+    fn parallel_parse_matches_sequential() {
+        let mut text: String = (0..200).map(deployment).collect();
+        assert!(text.len() > PARALLEL_MIN_BYTES);
+        let input = Input {
+            file: Arc::new(Source::Stdin),
+            text: Cow::Borrowed(&text),
+            bom: 0,
+            json: false,
+        };
+        let limits = Limits::default();
+        let mut units = Vec::new();
+        split_input(&input, &limits, &mut 0, &mut units).unwrap();
+        assert_eq!(units.len(), 200);
+        let (sequential, error) = parse_batch(&units, &limits);
+        assert!(error.is_none());
+        let parallel: Vec<Out> = parse_all(&units, &limits)
+            .into_iter()
+            .flat_map(|(outs, error)| {
+                assert!(error.is_none());
+                outs
+            })
+            .collect();
+        let docs = |outs: &[Out]| {
+            outs.iter()
+                .map(|out| match out {
+                    Out::Doc(doc) => doc.clone(),
+                    Out::Skip(_) => panic!("skipped"),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(docs(&sequential), docs(&parallel));
+        let loaded = load_str(Source::Stdin, &text, &limits).unwrap();
+        assert_eq!(loaded.documents, docs(&sequential));
+        assert_eq!(
+            loaded.documents[199].line,
+            1 + 199 * deployment(0).lines().count()
+        );
+        assert_eq!(
+            loaded.documents[7].value["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"],
+            420
+        );
+
+        // Errors late in the input and early in it: the first one is reported.
+        text.push_str("---\n- late\n");
+        let err = load_str(Source::Stdin, &text, &limits).unwrap_err();
+        assert!(
+            matches!(err, LoadError::NotAMapping { index: 200, .. }),
+            "{err:?}"
+        );
+        let text = format!("---\n- early\n{text}");
+        let err = load_str(Source::Stdin, &text, &limits).unwrap_err();
+        assert!(
+            matches!(err, LoadError::NotAMapping { index: 0, .. }),
+            "{err:?}"
+        );
+    }
+
+    /// `cargo test --release -- --ignored --nocapture bench_` prints the load speed.
+    #[test]
+    #[ignore = "benchmark"]
+    #[allow(clippy::cast_precision_loss)]
+    fn bench_deployments() {
+        for count in [1_000, 10_000] {
+            let text: String = (0..count).map(deployment).collect();
+            let mb = text.len() as f64 / 1e6;
+            let limits = Limits::default();
+            let mut best = Duration::MAX;
+            for _ in 0..5 {
+                let start = Instant::now();
+                let loaded = load_str(Source::Stdin, &text, &limits).unwrap();
+                best = best.min(start.elapsed());
+                assert_eq!(loaded.documents.len(), count);
+            }
+            let input = Input {
+                file: Arc::new(Source::Stdin),
+                text: Cow::Borrowed(&text),
+                bom: 0,
+                json: false,
+            };
+            let mut units = Vec::new();
+            split_input(&input, &limits, &mut 0, &mut units).unwrap();
+            let start = Instant::now();
+            let (outs, error) = parse_batch(&units, &limits);
+            let single = start.elapsed();
+            assert!(error.is_none() && outs.len() == count);
+            let json: String = {
+                let loaded = load_str(Source::Stdin, &text, &limits).unwrap();
+                let items: Vec<_> = loaded.documents.into_iter().map(|doc| doc.value).collect();
+                serde_json::to_string(
+                    &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
+                )
+                .unwrap()
+            };
+            let big = Limits {
+                max_document_bytes: 64 << 20,
+                ..limits
+            };
+            let start = Instant::now();
+            let loaded = load_str(Source::File("l.json".into()), &json, &big).unwrap();
+            let json_time = start.elapsed();
+            assert_eq!(loaded.documents.len(), count);
+            println!(
+                "{count} Deployments, {mb:.1} MB YAML ({:.0} bytes each): {:.1} ms = {:.1} MB/s \
+                 ({:.1} MB/s on one thread); as one JSON List {:.1} MB: {:.1} MB/s",
+                text.len() as f64 / count as f64,
+                best.as_secs_f64() * 1e3,
+                mb / best.as_secs_f64(),
+                mb / single.as_secs_f64(),
+                json.len() as f64 / 1e6,
+                json.len() as f64 / 1e6 / json_time.as_secs_f64(),
+            );
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! A loaded rule module: compiled once, checked against ABI v1, described by its metadata,
+//! ready to instantiate cheaply (`InstancePre`).
+
+use std::sync::Arc;
+
+use prodready_sdk::verdict::{ErrorCode, SettingsValidation, Verdict};
+use serde::{Deserialize, Serialize};
+use wasmtime::{InstancePre, Linker, Module};
+
+use crate::engine::Host;
+use crate::guest::{Entry, Guest, GuestError, StoreData};
+
+/// A module the binary carries: its wasm and the code build.rs compiled from it.
+#[derive(Debug)]
+pub struct EmbeddedModule {
+    pub id: &'static str,
+    pub wasm: &'static [u8],
+    pub precompiled: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+/// The rule modules built from this workspace, embedded in the binary.
+pub fn embedded() -> &'static [EmbeddedModule] {
+    EMBEDDED
+}
+
+/// One check, as the metadata export describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckMeta {
+    pub id: String,
+    pub severity: prodready_sdk::Severity,
+    pub description: String,
+    pub remediation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRuleMeta {
+    pub api_groups: Vec<String>,
+    pub api_versions: Vec<String>,
+    pub resources: Vec<String>,
+    pub kinds: Vec<String>,
+    pub operations: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextResourceMeta {
+    pub api_version: String,
+    pub kind: String,
+}
+
+/// The `prodready_metadata` export's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleMetadata {
+    pub abi_version: u32,
+    pub number: u8,
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub description: String,
+    pub slide: String,
+    pub checks: Vec<CheckMeta>,
+    pub resources: Vec<ResourceRuleMeta>,
+    #[serde(default)]
+    pub context_resources: Vec<ContextResourceMeta>,
+    pub settings_schema: serde_json::Value,
+}
+
+impl ModuleMetadata {
+    /// Whether the module evaluates objects of this group and kind (any version it lists).
+    pub fn handles(&self, group: &str, version: &str, kind: &str) -> bool {
+        self.resources.iter().any(|r| {
+            r.api_groups.iter().any(|g| g == group)
+                && r.api_versions.iter().any(|v| v == version)
+                && r.kinds.iter().any(|k| k == kind)
+        })
+    }
+
+    /// Whether the module reads objects of this apiVersion and kind from the context.
+    pub fn wants_context(&self, api_version: &str, kind: &str) -> bool {
+        self.context_resources
+            .iter()
+            .any(|c| c.kind == kind && c.api_version == api_version)
+    }
+}
+
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{origin}: not a valid wasm module: {source:#}")]
+    Compile {
+        origin: String,
+        source: wasmtime::Error,
+    },
+    #[error("{origin}: {message}")]
+    Abi { origin: String, message: String },
+}
+
+/// A compiled, checked rule module.
+pub struct RuleModule {
+    origin: String,
+    module: Module,
+    pre: InstancePre<StoreData>,
+    metadata: Arc<ModuleMetadata>,
+}
+
+impl std::fmt::Debug for RuleModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleModule")
+            .field("origin", &self.origin)
+            .field("id", &self.metadata.id)
+            .finish()
+    }
+}
+
+impl RuleModule {
+    /// Loads an embedded module from its precompiled code (no Cranelift at run time), or
+    /// compiles its wasm when the engine differs from the one it was built for (fuel on).
+    pub fn from_embedded(host: &Host, m: &EmbeddedModule) -> Result<RuleModule, LoadError> {
+        let origin = format!("embedded module {}", m.id);
+        let module = if host.limits().fuel.is_none() {
+            // SAFETY: the bytes are wasmtime's own output for this wasmtime version, made by
+            // build.rs from the same engine configuration (engine_config.rs) and embedded
+            // read-only in this binary; wasmtime still checks version and settings and errors
+            // on a mismatch, which falls back to compiling the wasm below.
+            match unsafe { Module::deserialize(host.engine(), m.precompiled) } {
+                Ok(module) => Some(module),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let module = match module {
+            Some(module) => module,
+            None => Module::new(host.engine(), m.wasm).map_err(|source| LoadError::Compile {
+                origin: origin.clone(),
+                source,
+            })?,
+        };
+        RuleModule::from_module(host, module, origin)
+    }
+
+    /// Compiles a module from wasm bytes (`--policy FILE.wasm`).
+    pub fn from_wasm(host: &Host, bytes: &[u8], origin: &str) -> Result<RuleModule, LoadError> {
+        let module = Module::new(host.engine(), bytes).map_err(|source| LoadError::Compile {
+            origin: origin.to_string(),
+            source,
+        })?;
+        RuleModule::from_module(host, module, origin.to_string())
+    }
+
+    fn from_module(host: &Host, module: Module, origin: String) -> Result<RuleModule, LoadError> {
+        let abi = |message: String| LoadError::Abi {
+            origin: origin.clone(),
+            message,
+        };
+        let imports: Vec<String> = module
+            .imports()
+            .map(|i| format!("{}.{}", i.module(), i.name()))
+            .collect();
+        if !imports.is_empty() {
+            return Err(abi(format!(
+                "a rule module must have no imports, this one imports {}",
+                imports.join(", ")
+            )));
+        }
+        let linker: Linker<StoreData> = Linker::new(host.engine());
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| abi(format!("cannot be instantiated: {e:#}")))?;
+        let mut rule = RuleModule {
+            origin: origin.clone(),
+            module,
+            pre,
+            metadata: Arc::new(placeholder_metadata()),
+        };
+        let mut guest = Guest::new(host, &rule).map_err(|e| abi(e.to_string()))?;
+        let bytes = guest.metadata().map_err(|e| abi(e.to_string()))?;
+        let metadata: ModuleMetadata = serde_json::from_slice(&bytes)
+            .map_err(|e| abi(format!("its metadata is not valid: {e}")))?;
+        if metadata.abi_version != 1 {
+            return Err(abi(format!(
+                "its metadata reports ABI version {}, this host speaks 1",
+                metadata.abi_version
+            )));
+        }
+        rule.metadata = Arc::new(metadata);
+        Ok(rule)
+    }
+
+    pub fn metadata(&self) -> &ModuleMetadata {
+        &self.metadata
+    }
+
+    pub fn id(&self) -> &str {
+        &self.metadata.id
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    pub(crate) fn instance_pre(&self) -> &InstancePre<StoreData> {
+        &self.pre
+    }
+
+    /// Evaluates one envelope on a fresh instance (what an admission server does).
+    pub fn evaluate(&self, host: &Host, envelope: &[u8]) -> Verdict {
+        match Guest::new(host, self) {
+            Ok(mut guest) => to_verdict(guest.call(Entry::Evaluate, envelope)),
+            Err(e) => guest_error_verdict(&e),
+        }
+    }
+
+    /// Asks the module whether settings are valid.
+    pub fn validate_settings(&self, host: &Host, settings: &[u8]) -> SettingsValidation {
+        let answer =
+            Guest::new(host, self).and_then(|mut g| g.call(Entry::ValidateSettings, settings));
+        match answer {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| SettingsValidation {
+                valid: false,
+                message: Some(format!(
+                    "the module's answer to validate_settings is not valid: {e}"
+                )),
+            }),
+            Err(e) => SettingsValidation {
+                valid: false,
+                message: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+fn placeholder_metadata() -> ModuleMetadata {
+    ModuleMetadata {
+        abi_version: 1,
+        number: 0,
+        id: String::new(),
+        version: String::new(),
+        title: String::new(),
+        description: String::new(),
+        slide: String::new(),
+        checks: Vec::new(),
+        resources: Vec::new(),
+        context_resources: Vec::new(),
+        settings_schema: serde_json::Value::Null,
+    }
+}
+
+/// The verdict for a failed guest call: never allowed.
+pub fn guest_error_verdict(e: &GuestError) -> Verdict {
+    let code = match e {
+        GuestError::Timeout(_) | GuestError::OutOfFuel => ErrorCode::Timeout,
+        GuestError::Memory(_) | GuestError::Trap(_) => ErrorCode::Trap,
+        GuestError::Abi(_) => ErrorCode::Abi,
+        GuestError::BadOutput(_) => ErrorCode::BadOutput,
+    };
+    Verdict::error(code, e.to_string())
+}
+
+/// Parses a guest's evaluate answer; anything but a well-formed verdict is an error verdict.
+pub(crate) fn to_verdict(answer: Result<Vec<u8>, GuestError>) -> Verdict {
+    match answer {
+        Ok(bytes) => match serde_json::from_slice::<Verdict>(&bytes) {
+            Ok(mut v) => {
+                // An error never allows, whatever the module said.
+                if v.error.is_some() {
+                    v.allowed = false;
+                }
+                v
+            }
+            Err(e) => Verdict::error(
+                ErrorCode::BadOutput,
+                format!("the module's answer is not a verdict: {e}"),
+            ),
+        },
+        Err(e) => guest_error_verdict(&e),
+    }
+}
+
+/// A warm instance of one module, reused across evaluations of a manifest set, with the
+/// set's context loaded once. A failed call discards the instance; the next call starts a
+/// fresh one and loads the context again.
+pub struct Session<'m> {
+    host: &'m Host,
+    module: &'m RuleModule,
+    guest: Option<Guest>,
+    context: Option<Arc<Vec<u8>>>,
+}
+
+impl<'m> Session<'m> {
+    pub fn new(host: &'m Host, module: &'m RuleModule) -> Session<'m> {
+        Session {
+            host,
+            module,
+            guest: None,
+            context: None,
+        }
+    }
+
+    /// Sets the context (`{"objects": [...]}`) every later evaluation sees.
+    pub fn set_context(&mut self, context: Arc<Vec<u8>>) -> Result<(), Verdict> {
+        self.context = Some(context);
+        // Load it now so a bad context is reported once, up front.
+        self.guest = None;
+        self.ready().map(|_| ())
+    }
+
+    fn ready(&mut self) -> Result<&mut Guest, Verdict> {
+        if self.guest.is_none() {
+            let mut guest =
+                Guest::new(self.host, self.module).map_err(|e| guest_error_verdict(&e))?;
+            if let Some(ctx) = &self.context {
+                let answer = guest
+                    .call(Entry::ContextLoad, ctx)
+                    .map_err(|e| guest_error_verdict(&e))?;
+                if let Ok(v) = serde_json::from_slice::<Verdict>(&answer) {
+                    if v.error.is_some() {
+                        return Err(v);
+                    }
+                }
+            }
+            self.guest = Some(guest);
+        }
+        self.guest
+            .as_mut()
+            .ok_or_else(|| Verdict::error(ErrorCode::Trap, "the module could not be instantiated"))
+    }
+
+    pub fn evaluate(&mut self, envelope: &[u8]) -> Verdict {
+        let guest = match self.ready() {
+            Ok(g) => g,
+            Err(v) => return v,
+        };
+        let answer = guest.call(Entry::Evaluate, envelope);
+        if answer.is_err() {
+            self.guest = None;
+        }
+        to_verdict(answer)
+    }
+}

@@ -1,0 +1,362 @@
+//! ABI v1 conformance (docs/abi.md): every module answers malformed, unexpected and huge input
+//! with an error verdict or a clean skip — never a trap, never an allow — and the host turns
+//! hostile modules into error verdicts.
+
+mod common;
+
+use common::{host, modules};
+use prodready_host::{Host, Limits, RuleModule};
+use prodready_sdk::verdict::ErrorCode;
+use serde_json::json;
+
+fn deployment() -> serde_json::Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "web", "image": "web:1"}]}}}
+    })
+}
+
+fn envelope(object: serde_json::Value) -> Vec<u8> {
+    json!({"request": {"uid": "1", "operation": "CREATE", "object": object}})
+        .to_string()
+        .into_bytes()
+}
+
+fn assert_error(m: &RuleModule, input: &[u8], code: ErrorCode) {
+    let v = m.evaluate(host(), input);
+    let e = v
+        .error
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}: expected {code:?}, got {v:?}", m.id()));
+    assert_eq!(e.code, code, "{}: {}", m.id(), e.message);
+    assert!(!v.allowed, "{}: an error verdict must not allow", m.id());
+    assert!(!e.message.is_empty());
+}
+
+#[test]
+fn modules_have_no_imports_and_the_v1_exports() {
+    for m in modules() {
+        assert_eq!(m.module().imports().count(), 0, "{} has imports", m.id());
+        let exports: Vec<String> = m.module().exports().map(|e| e.name().to_string()).collect();
+        for name in [
+            "memory",
+            "prodready_abi_version",
+            "prodready_alloc",
+            "prodready_free",
+            "prodready_metadata",
+            "prodready_validate_settings",
+            "prodready_context_load",
+            "prodready_context_clear",
+            "prodready_evaluate",
+        ] {
+            assert!(
+                exports.iter().any(|e| e == name),
+                "{} lacks export {name}",
+                m.id()
+            );
+        }
+    }
+}
+
+#[test]
+fn empty_input_is_an_envelope_error() {
+    for m in modules() {
+        assert_error(m, b"", ErrorCode::InvalidEnvelope);
+    }
+}
+
+#[test]
+fn invalid_json_is_an_envelope_error() {
+    for m in modules() {
+        assert_error(m, b"{\"request\": {", ErrorCode::InvalidEnvelope);
+        assert_error(m, b"[1,2,3]", ErrorCode::InvalidEnvelope);
+        assert_error(m, b"null", ErrorCode::InvalidEnvelope);
+    }
+}
+
+#[test]
+fn invalid_utf8_is_reported_as_such() {
+    for m in modules() {
+        assert_error(m, b"{\"request\": \"\xff\xfe\"}", ErrorCode::InvalidUtf8);
+    }
+}
+
+#[test]
+fn wrong_field_types_are_object_errors() {
+    for m in modules() {
+        let mut d = deployment();
+        d["spec"]["template"]["spec"]["containers"] = json!("web");
+        assert_error(m, &envelope(d), ErrorCode::InvalidObject);
+        let mut d = deployment();
+        d["spec"]["template"]["spec"]["containers"][0]["ports"] =
+            json!([{"containerPort": "eighty"}]);
+        assert_error(m, &envelope(d), ErrorCode::InvalidObject);
+        let mut d = deployment();
+        d["spec"]["template"] = json!(null);
+        assert_error(m, &envelope(d), ErrorCode::InvalidObject);
+        let mut d = deployment();
+        d["metadata"] = json!(["not", "a", "map"]);
+        assert_error(m, &envelope(d), ErrorCode::InvalidObject);
+    }
+}
+
+#[test]
+fn unknown_envelope_keys_and_bad_settings_are_errors() {
+    for m in modules() {
+        let input = json!({"request": {"object": deployment()}, "setings": {}}).to_string();
+        assert_error(m, input.as_bytes(), ErrorCode::InvalidEnvelope);
+        let input =
+            json!({"request": {"object": deployment()}, "settings": {"noSuchKey": 1}}).to_string();
+        assert_error(m, input.as_bytes(), ErrorCode::InvalidSettings);
+        let input = json!({"request": {"object": deployment()}, "settings": "strict"}).to_string();
+        assert_error(m, input.as_bytes(), ErrorCode::InvalidSettings);
+        let input = json!({"request": {"object": deployment()}, "settings": {"severity": {"no-such-check": "off"}}}).to_string();
+        assert_error(m, input.as_bytes(), ErrorCode::InvalidSettings);
+        let input = json!({"request": {"operation": "CREATE"}}).to_string();
+        assert_error(m, input.as_bytes(), ErrorCode::InvalidEnvelope);
+    }
+}
+
+#[test]
+fn kind_mismatch_is_an_error() {
+    for m in modules() {
+        let input = json!({"request": {
+            "kind": {"group": "apps", "version": "v1", "kind": "StatefulSet"},
+            "object": deployment()}})
+        .to_string();
+        assert_error(m, input.as_bytes(), ErrorCode::KindMismatch);
+    }
+}
+
+#[test]
+fn kinds_a_module_does_not_handle_are_skipped_cleanly() {
+    for m in modules() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}});
+        let v = m.evaluate(host(), &envelope(cm));
+        assert!(
+            v.allowed && v.error.is_none() && v.violations.is_empty(),
+            "{v:?}"
+        );
+        assert!(v.skipped.is_some());
+        // DELETE requests carry no object to check.
+        let del = json!({"request": {"operation": "DELETE", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}}}).to_string();
+        let v = m.evaluate(host(), del.as_bytes());
+        assert!(v.allowed && v.skipped.is_some(), "{v:?}");
+    }
+}
+
+#[test]
+fn a_10_mb_object_is_evaluated_without_a_trap() {
+    let mut d = deployment();
+    d["metadata"]["annotations"] = json!({"bulk": "x".repeat(10 << 20)});
+    let input = envelope(d);
+    for m in modules() {
+        let v = m.evaluate(host(), &input);
+        assert!(
+            v.error.is_none() || v.error.as_ref().is_some_and(|e| e.code != ErrorCode::Trap),
+            "{}: {v:?}",
+            m.id()
+        );
+    }
+}
+
+#[test]
+fn an_object_over_the_memory_cap_is_an_error_not_a_crash() {
+    let small = Host::new(Limits {
+        memory_bytes: 4 << 20,
+        ..Limits::default()
+    })
+    .unwrap();
+    let mut d = deployment();
+    d["metadata"]["annotations"] = json!({"bulk": "x".repeat(8 << 20)});
+    let input = envelope(d);
+    for m in modules() {
+        let m = RuleModule::from_embedded(
+            &small,
+            prodready_host::embedded()
+                .iter()
+                .find(|e| e.id == m.id())
+                .unwrap(),
+        )
+        .unwrap();
+        let v = m.evaluate(&small, &input);
+        assert!(!v.allowed);
+        assert_eq!(
+            v.error.as_ref().map(|e| e.code),
+            Some(ErrorCode::Trap),
+            "{v:?}"
+        );
+    }
+}
+
+#[test]
+fn validate_settings_explains_what_is_wrong() {
+    for m in modules() {
+        let ok = m.validate_settings(host(), b"{}");
+        assert!(ok.valid, "{}: {:?}", m.id(), ok.message);
+        let ok = m.validate_settings(host(), b"");
+        assert!(ok.valid, "{}: empty settings mean defaults", m.id());
+        let bad = m.validate_settings(host(), br#"{"audit": "yes"}"#);
+        assert!(!bad.valid);
+        assert!(bad.message.unwrap().contains("audit"));
+        let bad = m.validate_settings(host(), br#"{"unknownKey": true}"#);
+        assert!(!bad.valid);
+        assert!(bad.message.unwrap().contains("unknownKey"));
+    }
+}
+
+#[test]
+fn audit_mode_reports_but_allows() {
+    for m in modules() {
+        let input =
+            json!({"request": {"object": deployment()}, "settings": {"audit": true}}).to_string();
+        let v = m.evaluate(host(), input.as_bytes());
+        assert!(v.allowed && v.error.is_none(), "{v:?}");
+        assert!(
+            !v.violations.is_empty(),
+            "{}: the bare deployment violates something",
+            m.id()
+        );
+        let input = json!({"request": {"object": deployment()}}).to_string();
+        let v = m.evaluate(host(), input.as_bytes());
+        assert!(
+            !v.allowed,
+            "{}: enforce mode denies the bare deployment",
+            m.id()
+        );
+    }
+}
+
+#[test]
+fn severity_off_switches_a_check_off() {
+    for m in modules() {
+        let input = json!({"request": {"object": deployment()}}).to_string();
+        let v = m.evaluate(host(), input.as_bytes());
+        let ids: std::collections::BTreeSet<String> =
+            v.violations.iter().map(|x| x.check.clone()).collect();
+        let off: serde_json::Map<String, serde_json::Value> =
+            ids.iter().map(|id| (id.clone(), json!("off"))).collect();
+        let input =
+            json!({"request": {"object": deployment()}, "settings": {"severity": off}}).to_string();
+        let v = m.evaluate(host(), input.as_bytes());
+        assert!(v.violations.is_empty() && v.allowed, "{v:?}");
+    }
+}
+
+// --- hostile modules -------------------------------------------------------------------
+
+const EXPORTS: &str = r#"
+  (memory (export "memory") 1)
+  (func (export "prodready_abi_version") (result i32) i32.const 1)
+  (func (export "prodready_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "prodready_free") (param i32 i32))
+  (func (export "prodready_validate_settings") (param i32 i32) (result i64) i64.const 0)
+  (func (export "prodready_context_load") (param i32 i32) (result i64) i64.const 0)
+  (func (export "prodready_context_clear"))
+  (data (i32.const 0) "{\"abiVersion\":1,\"number\":1,\"id\":\"hostile\",\"version\":\"0\",\"title\":\"t\",\"description\":\"d\",\"slide\":\"s\",\"checks\":[],\"resources\":[],\"settingsSchema\":{}}")
+  (func (export "prodready_metadata") (result i64) i64.const 145)
+"#;
+
+fn hostile(evaluate: &str) -> RuleModule {
+    let wat = format!("(module {EXPORTS} {evaluate})");
+    let bytes = wat::parse_str(&wat).unwrap();
+    RuleModule::from_wasm(host(), &bytes, "hostile.wat").unwrap()
+}
+
+fn code_of(m: &RuleModule) -> ErrorCode {
+    let v = m.evaluate(host(), b"{}");
+    assert!(!v.allowed);
+    v.error.expect("error verdict").code
+}
+
+#[test]
+fn metadata_of_the_hostile_template_is_valid() {
+    // Guards the template itself: its metadata length (145) must cover the JSON exactly.
+    let m =
+        hostile(r#"(func (export "prodready_evaluate") (param i32 i32) (result i64) i64.const 0)"#);
+    assert_eq!(m.id(), "hostile");
+}
+
+#[test]
+fn an_infinite_loop_times_out() {
+    let fast = Host::new(Limits {
+        deadline: std::time::Duration::from_millis(50),
+        ..Limits::default()
+    })
+    .unwrap();
+    let wat = format!(
+        "(module {EXPORTS} (func (export \"prodready_evaluate\") (param i32 i32) (result i64) (loop br 0) i64.const 0))"
+    );
+    let m = RuleModule::from_wasm(&fast, &wat::parse_str(&wat).unwrap(), "loop.wat").unwrap();
+    let v = m.evaluate(&fast, b"{}");
+    assert_eq!(v.error.map(|e| e.code), Some(ErrorCode::Timeout));
+}
+
+#[test]
+fn a_memory_bomb_hits_the_cap() {
+    let m = hostile(
+        r#"(func (export "prodready_evaluate") (param i32 i32) (result i64)
+        (drop (memory.grow (i32.const 60000))) i64.const 0)"#,
+    );
+    assert_eq!(code_of(&m), ErrorCode::Trap);
+}
+
+#[test]
+fn an_out_of_bounds_answer_is_bad_output() {
+    let m = hostile(
+        r#"(func (export "prodready_evaluate") (param i32 i32) (result i64)
+        i64.const 0x7fff000000001000)"#,
+    );
+    assert_eq!(code_of(&m), ErrorCode::BadOutput);
+}
+
+#[test]
+fn garbage_output_is_bad_output() {
+    let m = hostile(
+        r#"(func (export "prodready_evaluate") (param i32 i32) (result i64)
+        i64.const 16)"#,
+    ); // 16 bytes of the metadata JSON: not a verdict
+    assert_eq!(code_of(&m), ErrorCode::BadOutput);
+}
+
+#[test]
+fn a_trap_is_an_error_verdict_and_the_host_keeps_serving() {
+    let m =
+        hostile(r#"(func (export "prodready_evaluate") (param i32 i32) (result i64) unreachable)"#);
+    assert_eq!(code_of(&m), ErrorCode::Trap);
+    assert_eq!(code_of(&m), ErrorCode::Trap);
+    // Real modules still work after it.
+    let v = common::module("health-check").evaluate(host(), &envelope(deployment()));
+    assert!(v.error.is_none());
+}
+
+#[test]
+fn modules_with_imports_or_missing_exports_are_refused() {
+    let with_import =
+        wat::parse_str(r#"(module (import "env" "now" (func)) (memory (export "memory") 1))"#)
+            .unwrap();
+    let e = RuleModule::from_wasm(host(), &with_import, "import.wat").unwrap_err();
+    assert!(e.to_string().contains("no imports"), "{e}");
+    let missing = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+        (func (export "prodready_abi_version") (result i32) i32.const 1))"#,
+    )
+    .unwrap();
+    let e = RuleModule::from_wasm(host(), &missing, "missing.wat").unwrap_err();
+    assert!(e.to_string().contains("prodready_alloc"), "{e}");
+    let wrong_version = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+        (func (export "prodready_abi_version") (result i32) i32.const 2))"#,
+    )
+    .unwrap();
+    let e = RuleModule::from_wasm(host(), &wrong_version, "v2.wat").unwrap_err();
+    assert!(e.to_string().contains("ABI version 2"), "{e}");
+    let traps_at_start =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func $s unreachable) (start $s))"#)
+            .unwrap();
+    assert!(RuleModule::from_wasm(host(), &traps_at_start, "start.wat").is_err());
+}

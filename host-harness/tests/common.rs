@@ -1,0 +1,147 @@
+//! Shared by the integration tests: the host, the embedded modules, fixture files, and the
+//! native builds of the same rule crates.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use prodready_host::{Host, Limits, RuleModule};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::new(Limits::default()).expect("host"))
+}
+
+pub fn modules() -> &'static [RuleModule] {
+    static MODULES: OnceLock<Vec<RuleModule>> = OnceLock::new();
+    MODULES.get_or_init(|| prodready_host::load_embedded(host()).expect("embedded modules load"))
+}
+
+pub fn module(id: &str) -> &'static RuleModule {
+    modules()
+        .iter()
+        .find(|m| m.id() == id)
+        .unwrap_or_else(|| panic!("no embedded module {id}"))
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests").join("fixtures")
+}
+
+/// The same rule crate, compiled natively.
+pub struct Native {
+    pub evaluate: fn(&[u8]) -> Vec<u8>,
+    pub context_load: fn(&[u8]) -> Vec<u8>,
+    pub metadata: fn() -> Vec<u8>,
+}
+
+pub fn native(id: &str) -> Native {
+    macro_rules! native {
+        ($krate:ident) => {
+            Native {
+                evaluate: $krate::evaluate_json,
+                context_load: $krate::context_load_json,
+                metadata: $krate::metadata_json,
+            }
+        };
+    }
+    match id {
+        "health-check" => native!(prodready_health_check),
+        "graceful-shutdown" => native!(prodready_graceful_shutdown),
+        "resource-management" => native!(prodready_resource_management),
+        other => panic!("rule {other} has no native entry in host-harness/tests/common.rs"),
+    }
+}
+
+/// A fixture file's header (tests/README.md).
+#[derive(Debug, Deserialize)]
+pub struct FixtureFile {
+    pub fixture: Header,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub rule: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub settings: Option<Value>,
+    pub expect: BTreeMap<String, Expect>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Expect {
+    Ids(Vec<String>),
+    Word(String),
+    Full(Full),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Full {
+    #[serde(default)]
+    pub violations: Vec<String>,
+    #[serde(default)]
+    pub exempted: Vec<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+pub struct Fixture {
+    pub path: PathBuf,
+    pub header: Header,
+    pub documents: Vec<prodready_host::loader::Document>,
+}
+
+/// Every fixture file, sorted.
+pub fn fixtures() -> Vec<Fixture> {
+    let mut files = Vec::new();
+    for rule_dir in std::fs::read_dir(fixtures_dir()).expect("tests/fixtures") {
+        let rule_dir = rule_dir.unwrap().path();
+        if !rule_dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&rule_dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "yaml") {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    files.into_iter().map(|p| read_fixture(&p)).collect()
+}
+
+pub fn read_fixture(path: &Path) -> Fixture {
+    let text = std::fs::read_to_string(path).unwrap();
+    let header_text = text.split("\n---\n").next().unwrap();
+    let file: FixtureFile = serde_saphyr::from_str(header_text)
+        .unwrap_or_else(|e| panic!("{}: fixture header: {e}", path.display()));
+    let loaded = prodready_host::loader::load_str(
+        prodready_host::loader::Source::File(path.to_path_buf()),
+        &text,
+        &prodready_host::loader::Limits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Fixture {
+        path: path.to_path_buf(),
+        header: file.fixture,
+        documents: loaded.documents,
+    }
+}
+
+/// `Kind/name` of a document.
+pub fn key(doc: &prodready_host::loader::Document) -> String {
+    let kind = doc.value["kind"].as_str().unwrap_or_default();
+    let name = doc.value["metadata"]["name"].as_str().unwrap_or_default();
+    format!("{kind}/{name}")
+}

@@ -1,0 +1,115 @@
+use prodready_sdk::RuleSettings;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Settings of the graceful-shutdown rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Settings {
+    /// Seconds the application needs after SIGTERM to finish in-flight requests and exit
+    /// (prestop-fits-grace): the preStop delay plus this must fit in
+    /// terminationGracePeriodSeconds.
+    #[schemars(range(min = 0))]
+    pub shutdown_budget_seconds: i64,
+    /// Shortest preStop delay a serving container must have (prestop-delay), so its pod
+    /// leaves Service endpoints and load balancers before it gets SIGTERM. 0 switches the
+    /// delay requirement off.
+    #[schemars(range(min = 0))]
+    pub min_pre_stop_seconds: i64,
+    /// Lowest terminationGracePeriodSeconds accepted (grace-period-bounds).
+    #[schemars(range(min = 0))]
+    pub min_grace_period_seconds: i64,
+    /// Highest terminationGracePeriodSeconds accepted (grace-period-bounds).
+    #[schemars(range(min = 0))]
+    pub max_grace_period_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            // A web process finishes its in-flight requests in a few seconds; with the talk's
+            // `sleep 28` this leaves room only inside a grace period above 30s, which is the
+            // point: the delay and the drain must be budgeted together.
+            shutdown_budget_seconds: 5,
+            // Endpoint removal reaches kube-proxy, ingress controllers and cloud load balancers
+            // in a few seconds; a shorter delay still drops requests routed to a stopping pod.
+            min_pre_stop_seconds: 5,
+            // 0 is a force kill (SIGKILL with no time to drain); anything from 1s up gives the
+            // process at least a chance to see SIGTERM.
+            min_grace_period_seconds: 1,
+            // Five minutes: longer grace periods stall rollouts and node drains for little
+            // gain, and usually hide a shutdown that never finishes.
+            max_grace_period_seconds: 300,
+        }
+    }
+}
+
+impl RuleSettings for Settings {
+    fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("shutdownBudgetSeconds", self.shutdown_budget_seconds),
+            ("minPreStopSeconds", self.min_pre_stop_seconds),
+            ("minGracePeriodSeconds", self.min_grace_period_seconds),
+            ("maxGracePeriodSeconds", self.max_grace_period_seconds),
+        ] {
+            if value < 0 {
+                return Err(format!("{name} must be 0 or more, not {value}"));
+            }
+        }
+        if self.min_grace_period_seconds > self.max_grace_period_seconds {
+            return Err(format!(
+                "minGracePeriodSeconds ({}) must not exceed maxGracePeriodSeconds ({})",
+                self.min_grace_period_seconds, self.max_grace_period_seconds
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn negative_values_name_the_field() {
+        let s = Settings {
+            min_pre_stop_seconds: -1,
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.validate(),
+            Err("minPreStopSeconds must be 0 or more, not -1".to_string())
+        );
+    }
+
+    #[test]
+    fn min_above_max_is_rejected() {
+        let s = Settings {
+            min_grace_period_seconds: 60,
+            max_grace_period_seconds: 30,
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.validate(),
+            Err(
+                "minGracePeriodSeconds (60) must not exceed maxGracePeriodSeconds (30)".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let r: Result<Settings, _> =
+            serde_json::from_value(serde_json::json!({"shutdownBudget": 3}));
+        assert!(r.is_err());
+        let s: Settings =
+            serde_json::from_value(serde_json::json!({"shutdownBudgetSeconds": 3})).unwrap();
+        assert_eq!(s.shutdown_budget_seconds, 3);
+        assert_eq!(s.max_grace_period_seconds, 300);
+    }
+}
