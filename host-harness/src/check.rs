@@ -217,10 +217,10 @@ fn run_module(
             .enumerate()
             .filter(|(_, t)| meta.handles(&t.group, &t.version, &t.kind))
     };
-    if let Some(ctx) = context_json(meta, targets) {
-        if let Err(verdict) = session.set_context(Arc::new(ctx)) {
-            return handled().map(|(i, _)| (i, verdict.clone())).collect();
-        }
+    if let Some(Err(verdict)) =
+        context_json(meta, targets).map(|ctx| session.set_context(Arc::new(ctx)))
+    {
+        return handled().map(|(i, _)| (i, verdict.clone())).collect();
     }
     handled()
         .map(|(i, t)| (i, session.evaluate(&envelope(t, i, &settings_json, mode))))

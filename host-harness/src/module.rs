@@ -127,10 +127,7 @@ impl RuleModule {
             // build.rs from the same engine configuration (engine_config.rs) and embedded
             // read-only in this binary; wasmtime still checks version and settings and errors
             // on a mismatch, which falls back to compiling the wasm below.
-            match unsafe { Module::deserialize(host.engine(), m.precompiled) } {
-                Ok(module) => Some(module),
-                Err(_) => None,
-            }
+            unsafe { Module::deserialize(host.engine(), m.precompiled) }.ok()
         } else {
             None
         };
@@ -322,10 +319,10 @@ impl<'m> Session<'m> {
                 let answer = guest
                     .call(Entry::ContextLoad, ctx)
                     .map_err(|e| guest_error_verdict(&e))?;
-                if let Ok(v) = serde_json::from_slice::<Verdict>(&answer) {
-                    if v.error.is_some() {
-                        return Err(v);
-                    }
+                if let Ok(v) = serde_json::from_slice::<Verdict>(&answer)
+                    && v.error.is_some()
+                {
+                    return Err(v);
                 }
             }
             self.guest = Some(guest);
