@@ -1,0 +1,199 @@
+//! The `prodready` binary end to end: exit codes, stdin, settings, rule selection, JSON output,
+//! `rules` and `eval`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_prodready"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).current_dir(root()).output().unwrap()
+}
+
+fn run_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = bin()
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const CLEAN: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ok}
+spec:
+  selector: {matchLabels: {app: ok}}
+  template:
+    metadata: {labels: {app: ok}}
+    spec:
+      containers:
+        - name: app
+          image: app:1
+          resources:
+            requests: {cpu: 100m, memory: 128Mi, ephemeral-storage: 64Mi}
+            limits: {memory: 256Mi, ephemeral-storage: 128Mi}
+          readinessProbe: {exec: {command: [ready]}, periodSeconds: 5}
+          livenessProbe: {exec: {command: [alive]}, initialDelaySeconds: 20}
+"#;
+
+#[test]
+fn the_examples_fail_with_exit_1_and_name_file_line_check_and_path() {
+    let out = run(&["check", "examples/"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("examples/bookstore/web.yaml:4: Deployment bookstore/bookstore-web"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "health-check/probes-distinct  spec.template.spec.containers[0].livenessProbe"
+        )
+    );
+    assert!(stdout.contains("objects checked by 3 rules"));
+}
+
+#[test]
+fn a_clean_manifest_on_stdin_exits_0() {
+    let out = run_stdin(&["check", "-"], CLEAN);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn warnings_alone_do_not_fail_the_run() {
+    let with_timing_warning =
+        CLEAN.replace("periodSeconds: 5}", "periodSeconds: 5, timeoutSeconds: 9}");
+    let out = run_stdin(&["check", "--output", "json", "-"], &with_timing_warning);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["warnings"], 1);
+    assert_eq!(v["objects"][0]["violations"][0]["check"], "probe-timing");
+    assert_eq!(v["objects"][0]["line"], 2);
+}
+
+#[test]
+fn non_kubernetes_documents_are_skipped_with_a_warning() {
+    let input = format!("greeting: hello\n---\n{CLEAN}");
+    let out = run_stdin(&["check", "-"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("<stdin>:1: document 0 skipped"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn input_errors_exit_2_and_name_the_file() {
+    let out = run(&["check", "no/such/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no/such/dir"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_stdin(&["check", "-"], "a: [1, 2\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("<stdin>"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_object_a_rule_cannot_read_is_an_error_not_a_pass() {
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: broken}\nspec: {template: {spec: {containers: nope}}}\n";
+    let out = run_stdin(&["check", "-"], input);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("invalid-object"));
+}
+
+#[test]
+fn rule_selection_and_settings() {
+    let out = run(&["check", "--rule", "health-check", "examples/"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!text(&out.stdout).contains("graceful-shutdown/"));
+    let out = run(&["check", "--rule", "no-such-rule", "examples/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no-such-rule"));
+
+    let dir = std::env::temp_dir().join(format!("prodready-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let audit = dir.join("audit.yaml");
+    std::fs::write(&audit, "health-check: {audit: true}\ngraceful-shutdown: {audit: true}\nresource-management: {audit: true}\n").unwrap();
+    let out = run(&["check", "--settings", audit.to_str().unwrap(), "examples/"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "audit mode reports but does not fail"
+    );
+    assert!(text(&out.stdout).contains("probes-distinct"));
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "health-check: {require: sometimes}\n").unwrap();
+    let out = run(&["check", "--settings", bad.to_str().unwrap(), "examples/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("require"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rules_lists_every_check() {
+    let out = run(&["rules"]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = text(&out.stdout);
+    for id in ["probes-required", "prestop-fits-grace", "qos-class"] {
+        assert!(s.contains(id), "{s}");
+    }
+}
+
+#[test]
+fn eval_runs_an_admission_review_like_kwctl() {
+    let out = run(&[
+        "eval",
+        "--request",
+        "host-harness/tests/data/review.json",
+        "health-check",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["allowed"], false);
+    assert_eq!(v["violations"][0]["check"], "probes-required");
+    assert_eq!(v["violations"][0]["object"]["namespace"], "finance");
+    assert_eq!(
+        v["violations"][0]["path"],
+        "spec.template.spec.containers[0].livenessProbe"
+    );
+}
