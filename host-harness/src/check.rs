@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use prodready_sdk::verdict::{ObjectRef, Verdict};
 use serde_json::Value;
@@ -118,6 +119,18 @@ pub fn envelope(t: &Target, uid: usize, settings: &str, mode: Mode) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The verdicts and what each phase cost.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub reports: Vec<ObjectReport>,
+    /// Serializing the objects once for every module.
+    pub prepare: Duration,
+    /// Wall time per module: instantiation, context load and every evaluation.
+    pub modules: Vec<(String, Duration)>,
+    /// Wall time of all modules together (they run in parallel).
+    pub evaluate: Duration,
+}
+
 /// Runs `modules` over `docs`. `settings` maps rule id → settings (absent: defaults).
 pub fn check(
     host: &Host,
@@ -126,28 +139,47 @@ pub fn check(
     docs: &[Document],
     mode: Mode,
 ) -> Vec<ObjectReport> {
+    check_timed(host, modules, settings, docs, mode).reports
+}
+
+/// [`check`], with timings.
+pub fn check_timed(
+    host: &Host,
+    modules: &[RuleModule],
+    settings: &BTreeMap<String, Value>,
+    docs: &[Document],
+    mode: Mode,
+) -> Checked {
+    let started = Instant::now();
     let targets: Vec<Target> = docs.iter().map(target).collect();
+    let prepare = started.elapsed();
+    let started = Instant::now();
+    let mut times = vec![Duration::ZERO; modules.len()];
     let per_module: Vec<Vec<(usize, Verdict)>> = {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(modules.len().max(1));
         let mut results: Vec<Vec<(usize, Verdict)>> = vec![Vec::new(); modules.len()];
+        let chunk = modules.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
-            let chunks: Vec<_> = results
-                .chunks_mut(modules.len().div_ceil(threads).max(1))
-                .zip(modules.chunks(modules.len().div_ceil(threads).max(1)))
-                .collect();
-            for (out, mods) in chunks {
+            for ((out, mods), time) in results
+                .chunks_mut(chunk)
+                .zip(modules.chunks(chunk))
+                .zip(times.chunks_mut(chunk))
+            {
                 let targets = &targets;
                 scope.spawn(move || {
-                    for (slot, module) in out.iter_mut().zip(mods) {
+                    for ((slot, module), time) in out.iter_mut().zip(mods).zip(time.iter_mut()) {
+                        let t = Instant::now();
                         *slot = run_module(host, module, settings, targets, mode);
+                        *time = t.elapsed();
                     }
                 });
             }
         });
         results
     };
+    let evaluate = started.elapsed();
     let mut reports: Vec<ObjectReport> = targets
         .iter()
         .enumerate()
@@ -169,7 +201,16 @@ pub fn check(
             }
         }
     }
-    reports
+    Checked {
+        reports,
+        prepare,
+        modules: modules
+            .iter()
+            .map(|m| m.id().to_string())
+            .zip(times)
+            .collect(),
+        evaluate,
+    }
 }
 
 /// The context a module asks for (`contextResources`), as `{"objects": [...]}`; `None` when

@@ -89,6 +89,7 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -865,14 +866,18 @@ fn parse_all(units: &[Unit<'_>], limits: &Limits) -> Vec<(Vec<Out>, Option<LoadE
             .map_or(1, std::num::NonZeroUsize::get)
             .min(units.len())
     };
+    // Index of the first unit known to have failed: later units need not be parsed.
+    let first_error = AtomicUsize::new(usize::MAX);
     if threads <= 1 {
-        return vec![parse_batch(units, limits)];
+        return vec![parse_batch(units, 0, limits, &first_error)];
     }
 
     // Contiguous batches of about equal size in bytes.
     let target = total.div_ceil(threads);
-    let mut batches: Vec<&[Unit<'_>]> = Vec::with_capacity(threads);
+    // (units, index of the first one)
+    let mut batches: Vec<(&[Unit<'_>], usize)> = Vec::with_capacity(threads);
     let mut rest = units;
+    let mut start = 0;
     while batches.len() + 1 < threads && !rest.is_empty() {
         let mut bytes = 0;
         let mut len = 0;
@@ -884,42 +889,58 @@ fn parse_all(units: &[Unit<'_>], limits: &Limits) -> Vec<(Vec<Out>, Option<LoadE
             }
         }
         let (batch, tail) = rest.split_at_checked(len).unwrap_or((rest, &[]));
-        batches.push(batch);
+        batches.push((batch, start));
+        start += batch.len();
         rest = tail;
     }
-    batches.push(rest);
+    batches.push((rest, start));
 
     std::thread::scope(|scope| {
         let mut batches = batches.into_iter();
-        let first = batches.next().unwrap_or_default();
+        let (first, _) = batches.next().unwrap_or_default();
+        let first_error = &first_error;
         let spawned: Vec<_> = batches
-            .map(|batch| {
+            .map(|(batch, start)| {
                 let handle = std::thread::Builder::new()
                     .name("prodready-loader".to_owned())
                     .stack_size(8 * 1024 * 1024)
-                    .spawn_scoped(scope, move || parse_batch(batch, limits));
-                (batch, handle)
+                    .spawn_scoped(scope, move || {
+                        parse_batch(batch, start, limits, first_error)
+                    });
+                (batch, start, handle)
             })
             .collect();
         let mut results = Vec::with_capacity(spawned.len() + 1);
-        results.push(parse_batch(first, limits));
-        for (batch, handle) in spawned {
+        results.push(parse_batch(first, 0, limits, first_error));
+        for (batch, start, handle) in spawned {
             results.push(match handle {
                 Ok(handle) => handle
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
                 // No thread to be had: parse the batch here.
-                Err(_) => parse_batch(batch, limits),
+                Err(_) => parse_batch(batch, start, limits, first_error),
             });
         }
         results
     })
 }
 
-fn parse_batch(units: &[Unit<'_>], limits: &Limits) -> (Vec<Out>, Option<LoadError>) {
+/// Parses `units` (the first being unit number `start`) until one fails, or until a unit
+/// before the next one is known to have failed (`first_error`): what follows an error is
+/// thrown away anyway.
+fn parse_batch(
+    units: &[Unit<'_>],
+    start: usize,
+    limits: &Limits,
+    first_error: &AtomicUsize,
+) -> (Vec<Out>, Option<LoadError>) {
     let mut outs = Vec::with_capacity(units.len());
-    for unit in units {
+    for (number, unit) in (start..).zip(units) {
+        if first_error.load(Ordering::Relaxed) < number {
+            break;
+        }
         if let Err(error) = parse_unit(unit, limits, &mut outs) {
+            first_error.fetch_min(number, Ordering::Relaxed);
             return (outs, Some(error));
         }
     }
@@ -1409,7 +1430,6 @@ mod tests {
 
     impl TempDir {
         fn new(tag: &str) -> Self {
-            use std::sync::atomic::{AtomicUsize, Ordering};
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -2205,7 +2225,7 @@ spec:
         let mut units = Vec::new();
         split_input(&input, &limits, &mut 0, &mut units).unwrap();
         assert_eq!(units.len(), 200);
-        let (sequential, error) = parse_batch(&units, &limits);
+        let (sequential, error) = parse_batch(&units, 0, &limits, &AtomicUsize::new(usize::MAX));
         assert!(error.is_none());
         let parallel: Vec<Out> = parse_all(&units, &limits)
             .into_iter()
@@ -2274,7 +2294,7 @@ spec:
             let mut units = Vec::new();
             split_input(&input, &limits, &mut 0, &mut units).unwrap();
             let start = Instant::now();
-            let (outs, error) = parse_batch(&units, &limits);
+            let (outs, error) = parse_batch(&units, 0, &limits, &AtomicUsize::new(usize::MAX));
             let single = start.elapsed();
             assert!(error.is_none() && outs.len() == count);
             let json: String = {

@@ -71,6 +71,9 @@ pub struct CheckArgs {
     pub rules: Vec<String>,
     #[arg(long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+    /// Print what each phase took (load, parse, evaluate per rule) to stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ mod report;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use prodready_host::{Host, Limits, RuleModule, loader};
@@ -55,7 +55,9 @@ fn read_value(path: &Path) -> anyhow::Result<Value> {
 }
 
 fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
     let mut modules = modules(host, flags)?;
+    let modules_loaded = started.elapsed();
     if !a.rules.is_empty() {
         for id in &a.rules {
             if !modules.iter().any(|m| m.id() == id) {
@@ -69,26 +71,50 @@ fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode
         None => BTreeMap::new(),
         Some(path) => load_settings(host, &modules, path)?,
     };
+    let t = Instant::now();
     let loaded = loader::load(&a.paths, &loader::Limits::default())?;
+    let load_time = t.elapsed();
     for s in &loaded.skipped {
         eprintln!(
             "prodready: warning: {}:{}: document {} skipped: {}",
             s.source, s.line, s.index, s.reason
         );
     }
-    let reports = prodready_host::check::check(
+    let checked = prodready_host::check::check_timed(
         host,
         &modules,
         &settings,
         &loaded.documents,
         prodready_host::check::Mode::Manifest,
     );
+    let reports = checked.reports;
     let summary = report::summarize(&reports);
     match a.output {
         args::Output::Human | args::Output::Markdown => {
             report::human(&loaded.documents, &reports, &modules, &summary)
         }
         args::Output::Json => report::json(&loaded, &reports, &modules, &summary)?,
+    }
+    if a.timings {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        eprintln!("timings: modules loaded in {:.2} ms", ms(modules_loaded));
+        eprintln!(
+            "timings: {} documents read and parsed in {:.2} ms",
+            loaded.documents.len(),
+            ms(load_time)
+        );
+        eprintln!(
+            "timings: objects serialized for the modules in {:.2} ms",
+            ms(checked.prepare)
+        );
+        for (id, d) in &checked.modules {
+            eprintln!("timings: rule {id}: {:.2} ms", ms(*d));
+        }
+        eprintln!(
+            "timings: all rules (in parallel): {:.2} ms",
+            ms(checked.evaluate)
+        );
+        eprintln!("timings: total {:.2} ms", ms(started.elapsed()));
     }
     Ok(if summary.module_errors > 0 {
         ExitCode::from(EXIT_USAGE)

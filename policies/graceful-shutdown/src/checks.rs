@@ -1,6 +1,5 @@
 //! The checks, as pure functions over the workload view, and the small shell reader they share.
 
-use prodready_sdk::context::map_selects;
 use prodready_sdk::k8s_openapi::api::core::v1::{LifecycleHandler, Service};
 use prodready_sdk::{ContainerRef, Context, Findings, Workload};
 
@@ -27,11 +26,11 @@ pub fn check_workload(w: &Workload, s: &Settings, selected_by_service: bool, out
 
 /// Whether a Service of the context, in the object's namespace, selects the workload's pods.
 pub fn selected_by_service(context: &Context, namespace: Option<&str>, w: &Workload) -> bool {
-    context
-        .in_namespace("", "Service", namespace)
-        .filter_map(|o| o.get::<Service>())
-        .filter_map(|svc| svc.spec.as_ref()?.selector.as_ref())
-        .any(|selector| map_selects(selector, &w.pod_labels))
+    !context
+        .selecting::<Service>("", "Service", namespace, &w.pod_labels, |svc| {
+            svc.spec.as_ref()?.selector.as_ref()
+        })
+        .is_empty()
 }
 
 /// How long a preStop hook waits before the container gets SIGTERM.

@@ -2,8 +2,9 @@
 //! workload, a PodDisruptionBudget covering it). Loaded once per batch and read by every object.
 
 use std::any::Any;
-use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Deserialize;
@@ -55,6 +56,14 @@ impl ContextObject {
 #[derive(Debug, Default)]
 pub struct Context {
     objects: Vec<ContextObject>,
+    /// Selector indexes, built on first use per (group, kind).
+    selector_index: RefCell<HashMap<(String, String), Rc<SelectorIndex>>>,
+}
+
+/// For one kind: which objects have each `key=value` pair in their (map) selector.
+#[derive(Debug, Default)]
+struct SelectorIndex {
+    by_pair: HashMap<(String, String), Vec<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -87,7 +96,10 @@ impl Context {
                 typed: OnceCell::new(),
             });
         }
-        Ok(Context { objects: out })
+        Ok(Context {
+            objects: out,
+            selector_index: RefCell::default(),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -119,6 +131,76 @@ impl Context {
     ) -> impl Iterator<Item = &'s ContextObject> + 's {
         self.of_kind(group, kind)
             .filter(move |o| same_namespace(o.meta.namespace.as_deref(), namespace))
+    }
+}
+
+impl Context {
+    /// Objects of a group and kind, in `namespace`, whose map selector (read from the typed
+    /// object by `selector`, e.g. a Service's `spec.selector`) selects `labels`.
+    ///
+    /// An index from selector pairs to objects is built on the first call per kind, so each
+    /// call costs in proportion to `labels`, not to the size of the manifest set. Use one
+    /// `selector` function per kind.
+    pub fn selecting<'s, T: DeserializeOwned + 'static>(
+        &'s self,
+        group: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: &BTreeMap<String, String>,
+        selector: fn(&T) -> Option<&BTreeMap<String, String>>,
+    ) -> Vec<&'s ContextObject> {
+        let index = self.selector_index::<T>(group, kind, selector);
+        let mut hits: Vec<usize> = labels
+            .iter()
+            .filter_map(|(k, v)| index.by_pair.get(&(k.clone(), v.clone())))
+            .flatten()
+            .copied()
+            .collect();
+        hits.sort_unstable();
+        hits.dedup();
+        hits.into_iter()
+            .filter_map(|i| self.objects.get(i))
+            .filter(|o| same_namespace(o.meta.namespace.as_deref(), namespace))
+            .filter(|o| {
+                o.get::<T>()
+                    .and_then(selector)
+                    .is_some_and(|sel| map_selects(sel, labels))
+            })
+            .collect()
+    }
+
+    fn selector_index<T: DeserializeOwned + 'static>(
+        &self,
+        group: &str,
+        kind: &str,
+        selector: fn(&T) -> Option<&BTreeMap<String, String>>,
+    ) -> Rc<SelectorIndex> {
+        let key = (group.to_string(), kind.to_string());
+        if let Some(index) = self.selector_index.borrow().get(&key) {
+            return index.clone();
+        }
+        let mut index = SelectorIndex::default();
+        for (i, o) in self.objects.iter().enumerate() {
+            if o.kind != kind || o.group() != group {
+                continue;
+            }
+            // Index each object under one pair of its selector: an object selects `labels`
+            // only if every pair is in `labels`, so one is enough to find it.
+            if let Some((k, v)) = o
+                .get::<T>()
+                .and_then(selector)
+                .and_then(|s| s.iter().next())
+            {
+                index
+                    .by_pair
+                    .entry((k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let index = Rc::new(index);
+        self.selector_index.borrow_mut().insert(key, index.clone());
+        index
     }
 }
 
@@ -160,4 +242,56 @@ pub fn label_selector_selects(selector: &LabelSelector, labels: &BTreeMap<String
             }
         });
     labels_ok && exprs_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Service;
+    use serde_json::json;
+
+    fn svc(name: &str, ns: Option<&str>, selector: serde_json::Value) -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": name, "namespace": ns}, "spec": {"selector": selector}})
+    }
+
+    fn names(v: Vec<&ContextObject>) -> Vec<String> {
+        v.into_iter()
+            .map(|o| o.meta.name.clone().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn selecting_uses_every_pair_and_the_namespace() {
+        let ctx = Context::from_json(
+            &json!({"objects": [
+                svc("web", Some("shop"), json!({"app": "web"})),
+                svc("web-canary", Some("shop"), json!({"app": "web", "track": "canary"})),
+                svc("other-ns", Some("ops"), json!({"app": "web"})),
+                svc("anywhere", None, json!({"tier": "front"})),
+                svc("headless", Some("shop"), json!({})),
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+        fn sel(s: &Service) -> Option<&BTreeMap<String, String>> {
+            s.spec.as_ref()?.selector.as_ref()
+        }
+        let labels: BTreeMap<String, String> = [("app", "web"), ("tier", "front")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .into();
+        let got = ctx.selecting::<Service>("", "Service", Some("shop"), &labels, sel);
+        assert_eq!(names(got), vec!["web", "anywhere"]);
+        let canary: BTreeMap<String, String> = [("app", "web"), ("track", "canary")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .into();
+        let got = ctx.selecting::<Service>("", "Service", Some("shop"), &canary, sel);
+        assert_eq!(names(got), vec!["web", "web-canary"]);
+        let none = BTreeMap::new();
+        assert!(
+            ctx.selecting::<Service>("", "Service", None, &none, sel)
+                .is_empty()
+        );
+    }
 }
