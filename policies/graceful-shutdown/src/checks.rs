@@ -509,7 +509,7 @@ fn simple_commands(script: &str) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prodready_sdk::k8s_openapi::api::core::v1::PodSpec;
+    use prodready_sdk::k8s::PodSpec;
     use prodready_sdk::{Workload, WorkloadKind};
     use serde_json::{Value, json};
 

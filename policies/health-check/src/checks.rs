@@ -254,7 +254,7 @@ pub fn probe_timing(c: &ContainerRef<'_>, s: &Settings, out: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prodready_sdk::k8s_openapi::api::core::v1::PodSpec;
+    use prodready_sdk::k8s::PodSpec;
     use prodready_sdk::{Workload, WorkloadKind};
     use serde_json::json;
 

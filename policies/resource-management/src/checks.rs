@@ -697,7 +697,7 @@ pub fn qos_class(w: &Workload, s: &Settings, out: &mut Findings) {
 mod tests {
     use super::*;
     use prodready_sdk::WorkloadKind;
-    use prodready_sdk::k8s_openapi::api::core::v1::PodSpec;
+    use prodready_sdk::k8s::PodSpec;
     use serde_json::{Value as Json, json};
 
     fn workload(kind: WorkloadKind, spec: Json) -> Workload {

@@ -16,6 +16,8 @@
 pub mod abi;
 pub mod annotations;
 pub mod context;
+mod envelope;
+pub mod k8s;
 pub mod metadata;
 pub mod object;
 pub mod quantity;

@@ -38,7 +38,7 @@ where
 
 /// `metadata` must be an object (or null): serde's derive would also take an array as a
 /// tuple of fields, which the API server never would.
-fn meta_object<'de, D: Deserializer<'de>>(d: D) -> Result<Meta, D::Error> {
+pub(crate) fn meta_object<'de, D: Deserializer<'de>>(d: D) -> Result<Meta, D::Error> {
     struct MetaVisitor;
     impl<'de> serde::de::Visitor<'de> for MetaVisitor {
         type Value = Meta;

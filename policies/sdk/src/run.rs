@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::context::Context;
+use crate::envelope::{self, ObjectIn, Request};
 use crate::metadata::{Check, Metadata};
 use crate::object::{Body, Header, Meta, Object, split_api_version};
 use crate::settings::{RuleSettings, Settings, schema};
@@ -72,49 +73,6 @@ impl Findings {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    request: Request<'a>,
-    #[serde(default, borrow)]
-    settings: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    context: Option<ContextIn<'a>>,
-    #[serde(default)]
-    mode: Mode,
-}
-
-#[derive(Deserialize)]
-struct ContextIn<'a> {
-    #[serde(default, borrow)]
-    objects: Vec<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Request<'a> {
-    #[serde(default)]
-    kind: Option<GroupVersionKind>,
-    #[serde(default)]
-    operation: Option<String>,
-    #[serde(default)]
-    namespace: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default, borrow)]
-    object: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct GroupVersionKind {
-    #[serde(default)]
-    group: String,
-    #[serde(default)]
-    version: String,
-    kind: String,
 }
 
 thread_local! {
@@ -190,14 +148,9 @@ pub fn evaluate<R: Rule>(input: &[u8]) -> Verdict {
             return Verdict::error(ErrorCode::InvalidUtf8, format!("input is not UTF-8: {e}"));
         }
     };
-    let envelope: Envelope<'_> = match serde_json::from_str(text) {
+    let envelope = match envelope::parse(text, &R::INFO) {
         Ok(e) => e,
-        Err(e) => {
-            return Verdict::error(
-                ErrorCode::InvalidEnvelope,
-                format!("input is not an evaluation envelope: {e}"),
-            );
-        }
+        Err((code, message)) => return Verdict::error(code, message),
     };
     let settings =
         match Settings::<R::Settings>::parse(&R::INFO, envelope.settings.map(RawValue::get)) {
@@ -241,16 +194,23 @@ fn evaluate_request<R: Rule>(
             info.id
         ));
     }
-    let Some(raw) = request.object else {
-        return Verdict::error(
-            ErrorCode::InvalidEnvelope,
-            format!("request.object is required for a {operation} request"),
-        );
+    let raw = match &request.object {
+        ObjectIn::Absent => {
+            return Verdict::error(
+                ErrorCode::InvalidEnvelope,
+                format!("request.object is required for a {operation} request"),
+            );
+        }
+        ObjectIn::Raw(raw) => Some(*raw),
+        ObjectIn::Workload(_) => None,
     };
     // Group and kind: from request.kind, else from the object itself.
-    let (group, version, kind) = match &request.kind {
-        Some(gvk) => (gvk.group.clone(), gvk.version.clone(), gvk.kind.clone()),
-        None => {
+    let (group, version, kind) = match (&request.kind, raw) {
+        (Some(gvk), _) => (gvk.group.clone(), gvk.version.clone(), gvk.kind.clone()),
+        (None, None) => {
+            return Verdict::error(ErrorCode::InvalidEnvelope, "request.kind is required");
+        }
+        (None, Some(raw)) => {
             let header: Header = match serde_json::from_str(raw.get()) {
                 Ok(h) => h,
                 Err(e) => {
@@ -278,7 +238,7 @@ fn evaluate_request<R: Rule>(
         };
         return Verdict::skipped(format!("rule {} does not apply to {gv} {kind}", info.id));
     }
-    let object = match parse_object(&group, &version, &kind, raw, &request) {
+    let object = match parse_object(&group, &version, &kind, request) {
         Ok(o) => o,
         Err(v) => return v,
     };
@@ -298,11 +258,26 @@ fn parse_object<'a>(
     group: &str,
     version: &str,
     kind: &str,
-    raw: &'a RawValue,
-    request: &Request<'_>,
+    request: Request<'a>,
 ) -> Result<Object<'a>, Verdict> {
-    let (api_version, object_kind, meta, body) = match WorkloadKind::from_group_kind(group, kind) {
-        Some(wk) => {
+    let workload_kind = WorkloadKind::from_group_kind(group, kind);
+    let (api_version, object_kind, meta, body) = match (request.object, workload_kind) {
+        (ObjectIn::Workload(parsed), _) => {
+            let parsed = *parsed;
+            (
+                parsed.api_version,
+                parsed.kind,
+                parsed.meta,
+                Body::Workload(Box::new(parsed.workload)),
+            )
+        }
+        (ObjectIn::Absent, _) => {
+            return Err(Verdict::error(
+                ErrorCode::InvalidEnvelope,
+                "request.object is required",
+            ));
+        }
+        (ObjectIn::Raw(raw), Some(wk)) => {
             let parsed = workload::parse(wk, raw)
                 .map_err(|e| Verdict::error(ErrorCode::InvalidObject, e))?;
             (
@@ -312,7 +287,7 @@ fn parse_object<'a>(
                 Body::Workload(Box::new(parsed.workload)),
             )
         }
-        None => {
+        (ObjectIn::Raw(raw), None) => {
             let header: Header = serde_json::from_str(raw.get()).map_err(|e| {
                 Verdict::error(
                     ErrorCode::InvalidObject,
@@ -351,7 +326,8 @@ fn parse_object<'a>(
         api_version.unwrap_or(expected_api_version),
         kind.to_string(),
         &meta,
-        request,
+        request.namespace,
+        request.name,
     );
     Ok(Object {
         reference,
@@ -360,11 +336,17 @@ fn parse_object<'a>(
     })
 }
 
-fn object_ref(api_version: String, kind: String, meta: &Meta, request: &Request<'_>) -> ObjectRef {
+fn object_ref(
+    api_version: String,
+    kind: String,
+    meta: &Meta,
+    namespace: Option<String>,
+    name: Option<String>,
+) -> ObjectRef {
     let name = meta
         .name
         .clone()
-        .or_else(|| request.name.clone().filter(|n| !n.is_empty()))
+        .or_else(|| name.filter(|n| !n.is_empty()))
         .or_else(|| meta.generate_name.as_ref().map(|g| format!("{g}*")))
         .unwrap_or_default();
     ObjectRef {
@@ -373,7 +355,7 @@ fn object_ref(api_version: String, kind: String, meta: &Meta, request: &Request<
         namespace: meta
             .namespace
             .clone()
-            .or_else(|| request.namespace.clone().filter(|n| !n.is_empty())),
+            .or_else(|| namespace.filter(|n| !n.is_empty())),
         name,
     }
 }

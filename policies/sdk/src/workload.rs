@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, EphemeralContainer, PodSpec, PodTemplateSpec};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::object::{Doc, Meta};
+use crate::k8s::{Container, EphemeralContainer, PodSpec};
+use crate::object::{Doc, Meta, meta_object};
 
 /// Kinds that carry a pod spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,7 +225,15 @@ impl Workload {
 
 #[derive(Deserialize)]
 struct TemplateHolder {
-    template: Option<PodTemplateSpec>,
+    template: Option<PodTemplate>,
+}
+
+/// `PodTemplateSpec`, with the slim metadata and pod spec.
+#[derive(Deserialize)]
+struct PodTemplate {
+    #[serde(default, deserialize_with = "meta_object")]
+    metadata: Meta,
+    spec: Option<PodSpec>,
 }
 
 #[derive(Deserialize)]
@@ -249,31 +257,33 @@ pub(crate) struct Parsed {
 
 fn from_template(
     kind: WorkloadKind,
-    template: Option<PodTemplateSpec>,
+    template: Option<PodTemplate>,
     missing: &str,
 ) -> Result<Workload, String> {
     let template = template.ok_or_else(|| format!("{missing} is required"))?;
     let spec = template
         .spec
         .ok_or_else(|| format!("{missing}.spec is required"))?;
-    let meta = template.metadata.unwrap_or_default();
     Ok(Workload {
         kind,
-        pod_labels: meta.labels.unwrap_or_default(),
-        pod_annotations: meta.annotations.unwrap_or_default(),
+        pod_labels: template.metadata.labels,
+        pod_annotations: template.metadata.annotations,
         spec,
     })
 }
 
-/// Parses a workload object in one pass over its JSON.
-pub(crate) fn parse(kind: WorkloadKind, raw: &RawValue) -> Result<Parsed, String> {
-    let text = raw.get();
-    let kind_name = format!("{kind:?}");
-    let err = |e: serde_json::Error| format!("{kind_name} does not parse: {e}");
+/// Parses a workload object from any deserializer (the envelope's, in one pass).
+pub(crate) fn parse_with<'de, D: serde::Deserializer<'de>>(
+    kind: WorkloadKind,
+    d: D,
+) -> Result<Parsed, D::Error> {
+    use serde::de::Error;
     match kind {
         WorkloadKind::Pod => {
-            let doc: Doc<PodSpec> = serde_json::from_str(text).map_err(err)?;
-            let spec = doc.spec.ok_or("spec is required")?;
+            let doc = Doc::<PodSpec>::deserialize(d)?;
+            let spec = doc
+                .spec
+                .ok_or_else(|| D::Error::custom("spec is required"))?;
             let workload = Workload {
                 kind,
                 pod_labels: doc.metadata.labels.clone(),
@@ -288,31 +298,42 @@ pub(crate) fn parse(kind: WorkloadKind, raw: &RawValue) -> Result<Parsed, String
             })
         }
         WorkloadKind::CronJob => {
-            let doc: Doc<CronJobSpecView> = serde_json::from_str(text).map_err(err)?;
+            let doc = Doc::<CronJobSpecView>::deserialize(d)?;
             let template = doc
                 .spec
-                .ok_or("spec is required")?
+                .ok_or_else(|| D::Error::custom("spec is required"))?
                 .job_template
-                .ok_or("spec.jobTemplate is required")?
+                .ok_or_else(|| D::Error::custom("spec.jobTemplate is required"))?
                 .spec
-                .ok_or("spec.jobTemplate.spec is required")?
+                .ok_or_else(|| D::Error::custom("spec.jobTemplate.spec is required"))?
                 .template;
             Ok(Parsed {
                 api_version: doc.api_version,
                 kind: doc.kind,
                 meta: doc.metadata,
-                workload: from_template(kind, template, "spec.jobTemplate.spec.template")?,
+                workload: from_template(kind, template, "spec.jobTemplate.spec.template")
+                    .map_err(D::Error::custom)?,
             })
         }
         _ => {
-            let doc: Doc<TemplateHolder> = serde_json::from_str(text).map_err(err)?;
-            let template = doc.spec.ok_or("spec is required")?.template;
+            let doc = Doc::<TemplateHolder>::deserialize(d)?;
+            let template = doc
+                .spec
+                .ok_or_else(|| D::Error::custom("spec is required"))?
+                .template;
             Ok(Parsed {
                 api_version: doc.api_version,
                 kind: doc.kind,
                 meta: doc.metadata,
-                workload: from_template(kind, template, "spec.template")?,
+                workload: from_template(kind, template, "spec.template")
+                    .map_err(D::Error::custom)?,
             })
         }
     }
+}
+
+/// Parses a workload object from its JSON text.
+pub(crate) fn parse(kind: WorkloadKind, raw: &RawValue) -> Result<Parsed, String> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    parse_with(kind, &mut de).map_err(|e| format!("{kind:?} does not parse: {e}"))
 }
