@@ -18,6 +18,10 @@ pub struct Limits {
     /// Fuel per call, for deterministic limits (tests); `None` leaves fuel off. Modules then
     /// compile at load time instead of using the embedded precompiled code.
     pub fuel: Option<u64>,
+    /// Instances that may be alive at once. With a non-zero value the pooling allocator keeps
+    /// that many memory slots ready, so a fresh instance costs microseconds, not an mmap;
+    /// 0 allocates on demand.
+    pub pool_instances: u32,
 }
 
 impl Default for Limits {
@@ -26,6 +30,7 @@ impl Default for Limits {
             deadline: Duration::from_secs(1),
             memory_bytes: 64 << 20,
             fuel: None,
+            pool_instances: 128,
         }
     }
 }
@@ -43,7 +48,27 @@ pub struct Host {
 
 impl Host {
     pub fn new(limits: Limits) -> anyhow::Result<Host> {
-        let engine = wasmtime::Engine::new(&engine_config(limits.fuel.is_some()))?;
+        let mut config = engine_config(limits.fuel.is_some());
+        if limits.pool_instances > 0 {
+            let mut pool = wasmtime::PoolingAllocationConfig::new();
+            pool.total_core_instances(limits.pool_instances)
+                .total_memories(limits.pool_instances)
+                .total_tables(limits.pool_instances)
+                .max_memory_size(limits.memory_bytes)
+                // Keep the first pages of each slot mapped between instances: the stack and
+                // the start of the heap are touched by every evaluation.
+                .linear_memory_keep_resident(2 << 20)
+                .table_keep_resident(64 << 10);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = match wasmtime::Engine::new(&config) {
+            Ok(engine) => engine,
+            // A machine that cannot reserve the pool's address space still runs, on demand.
+            Err(_) if limits.pool_instances > 0 => {
+                wasmtime::Engine::new(&engine_config(limits.fuel.is_some()))?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();

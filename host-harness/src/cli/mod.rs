@@ -21,7 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let host = Host::new(Limits {
         deadline: Duration::from_millis(cli.run.deadline_ms.max(1)),
         memory_bytes: cli.run.memory_mib.max(1).saturating_mul(1 << 20),
-        fuel: None,
+        ..Limits::default()
     })?;
     match cli.command {
         Command::Check(a) => check(&host, &cli.run, a),

@@ -1,6 +1,7 @@
 //! The checks, as pure functions over the workload view, and the small shell reader they share.
 
-use prodready_sdk::k8s_openapi::api::core::v1::{LifecycleHandler, Service};
+use prodready_sdk::k8s::Service;
+use prodready_sdk::k8s_openapi::api::core::v1::LifecycleHandler;
 use prodready_sdk::{ContainerRef, Context, Findings, Workload};
 
 use crate::settings::Settings;

@@ -247,7 +247,7 @@ pub fn label_selector_selects(selector: &LabelSelector, labels: &BTreeMap<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::Service;
+    use crate::k8s::Service;
     use serde_json::json;
 
     fn svc(name: &str, ns: Option<&str>, selector: serde_json::Value) -> serde_json::Value {
