@@ -61,8 +61,23 @@ fn load(c: &mut Criterion) {
     let host = common::host();
     let mut g = c.benchmark_group("load");
     for e in prodready_host::embedded() {
-        g.bench_function(format!("{}/deserialize-precompiled", e.id), |b| {
+        // Deserialize the embedded precompiled code, instantiate, read the metadata: what
+        // `prodready` pays per module at start.
+        g.bench_function(format!("{}/from-precompiled", e.id), |b| {
             b.iter(|| RuleModule::from_embedded(host, black_box(e)).unwrap())
+        });
+        let m = RuleModule::from_embedded(host, e).unwrap();
+        g.bench_function(format!("{}/instantiate", e.id), |b| {
+            b.iter(|| m.instantiate(host).unwrap())
+        });
+    }
+    g.finish();
+    // Cranelift compile of the wasm: what a run would pay without the embedded artifacts.
+    let mut g = c.benchmark_group("compile");
+    g.sample_size(10);
+    for e in prodready_host::embedded() {
+        g.bench_function(format!("{}/cranelift", e.id), |b| {
+            b.iter(|| wasmtime::Module::new(host.engine(), black_box(e.wasm)).unwrap())
         });
     }
     g.finish();

@@ -3,7 +3,9 @@
 //! JSON — comes back as a [`GuestError`]; the caller turns it into an error verdict and drops
 //! the instance.
 
-use wasmtime::{Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc};
+use wasmtime::{
+    Instance, Memory, Module, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
+};
 
 use crate::engine::Host;
 use crate::module::RuleModule;
@@ -51,9 +53,44 @@ pub struct Guest {
     limits: crate::engine::Limits,
 }
 
+/// Where a module's ABI exports are, resolved once per module so a fresh instance finds them
+/// by index instead of by name.
+#[derive(Clone)]
+pub(crate) struct Exports {
+    memory: ModuleExport,
+    abi_version: ModuleExport,
+    alloc: ModuleExport,
+    free: ModuleExport,
+    metadata: ModuleExport,
+    evaluate: ModuleExport,
+    validate_settings: ModuleExport,
+    context_load: ModuleExport,
+}
+
+impl Exports {
+    pub(crate) fn resolve(module: &Module) -> Result<Exports, GuestError> {
+        let get = |name: &str| {
+            module
+                .get_export_index(name)
+                .ok_or_else(|| GuestError::Abi(format!("export `{name}` is missing")))
+        };
+        Ok(Exports {
+            memory: get("memory")?,
+            abi_version: get("prodready_abi_version")?,
+            alloc: get("prodready_alloc")?,
+            free: get("prodready_free")?,
+            metadata: get("prodready_metadata")?,
+            evaluate: get("prodready_evaluate")?,
+            validate_settings: get("prodready_validate_settings")?,
+            context_load: get("prodready_context_load")?,
+        })
+    }
+}
+
 fn typed<P, R>(
     store: &mut Store<StoreData>,
     instance: &Instance,
+    export: &ModuleExport,
     name: &str,
 ) -> Result<TypedFunc<P, R>, GuestError>
 where
@@ -61,13 +98,44 @@ where
     R: wasmtime::WasmResults,
 {
     instance
-        .get_typed_func::<P, R>(&mut *store, name)
+        .get_module_export(&mut *store, export)
+        .and_then(|e| e.into_func())
+        .ok_or_else(|| GuestError::Abi(format!("export `{name}` is not a function")))?
+        .typed::<P, R>(&*store)
         .map_err(|e| GuestError::Abi(format!("export `{name}`: {e}")))
 }
 
+/// Calls `prodready_abi_version` on a bare instance: for a module whose other exports do not
+/// match v1, saying which version it speaks is the better error.
+pub(crate) fn probe_abi_version(
+    host: &Host,
+    pre: &wasmtime::InstancePre<StoreData>,
+) -> Option<u32> {
+    let mut store = Store::new(
+        host.engine(),
+        StoreData {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(host.limits().memory_bytes)
+                .build(),
+        },
+    );
+    store.limiter(|d| &mut d.limits);
+    store.set_epoch_deadline(host.deadline_ticks());
+    let instance = pre.instantiate(&mut store).ok()?;
+    let f = instance
+        .get_typed_func::<(), u32>(&mut store, "prodready_abi_version")
+        .ok()?;
+    f.call(&mut store, ()).ok()
+}
+
 impl Guest {
-    /// A fresh instance of `module`.
-    pub fn new(host: &Host, module: &RuleModule) -> Result<Guest, GuestError> {
+    /// A fresh instance of `module`. `check_abi` calls `prodready_abi_version` first (done
+    /// once, when the module is loaded).
+    pub(crate) fn new(
+        host: &Host,
+        module: &RuleModule,
+        check_abi: bool,
+    ) -> Result<Guest, GuestError> {
         let limits = host.limits();
         let data = StoreData {
             limits: StoreLimitsBuilder::new()
@@ -91,25 +159,44 @@ impl Guest {
             .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| classify(e, limits))?;
+        let x = module.exports();
         let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or_else(|| GuestError::Abi("no exported memory `memory`".into()))?;
-        let version: TypedFunc<(), u32> = typed(&mut store, &instance, "prodready_abi_version")?;
-        let v = version
-            .call(&mut store, ())
-            .map_err(|e| classify(e, limits))?;
-        if v != 1 {
-            return Err(GuestError::Abi(format!(
-                "it reports ABI version {v}, this host speaks 1"
-            )));
+            .get_module_export(&mut store, &x.memory)
+            .and_then(|e| e.into_memory())
+            .ok_or_else(|| GuestError::Abi("export `memory` is not a memory".into()))?;
+        if check_abi {
+            let version: TypedFunc<(), u32> = typed(
+                &mut store,
+                &instance,
+                &x.abi_version,
+                "prodready_abi_version",
+            )?;
+            let v = version
+                .call(&mut store, ())
+                .map_err(|e| classify(e, limits))?;
+            if v != 1 {
+                return Err(GuestError::Abi(format!(
+                    "it reports ABI version {v}, this host speaks 1"
+                )));
+            }
         }
         Ok(Guest {
-            alloc: typed(&mut store, &instance, "prodready_alloc")?,
-            free: typed(&mut store, &instance, "prodready_free")?,
-            metadata: typed(&mut store, &instance, "prodready_metadata")?,
-            evaluate: typed(&mut store, &instance, "prodready_evaluate")?,
-            validate_settings: typed(&mut store, &instance, "prodready_validate_settings")?,
-            context_load: typed(&mut store, &instance, "prodready_context_load")?,
+            alloc: typed(&mut store, &instance, &x.alloc, "prodready_alloc")?,
+            free: typed(&mut store, &instance, &x.free, "prodready_free")?,
+            metadata: typed(&mut store, &instance, &x.metadata, "prodready_metadata")?,
+            evaluate: typed(&mut store, &instance, &x.evaluate, "prodready_evaluate")?,
+            validate_settings: typed(
+                &mut store,
+                &instance,
+                &x.validate_settings,
+                "prodready_validate_settings",
+            )?,
+            context_load: typed(
+                &mut store,
+                &instance,
+                &x.context_load,
+                "prodready_context_load",
+            )?,
             store,
             memory,
             deadline_ticks: host.deadline_ticks(),

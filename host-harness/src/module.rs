@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use wasmtime::{InstancePre, Linker, Module};
 
 use crate::engine::Host;
-use crate::guest::{Entry, Guest, GuestError, StoreData};
+use crate::guest::{Entry, Exports, Guest, GuestError, StoreData, probe_abi_version};
 
 /// A module the binary carries: its wasm and the code build.rs compiled from it.
 #[derive(Debug)]
@@ -105,6 +105,7 @@ pub struct RuleModule {
     origin: String,
     module: Module,
     pre: InstancePre<StoreData>,
+    exports: Exports,
     metadata: Arc<ModuleMetadata>,
 }
 
@@ -169,13 +170,23 @@ impl RuleModule {
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| abi(format!("cannot be instantiated: {e:#}")))?;
+        let exports = match Exports::resolve(&module) {
+            Ok(x) => x,
+            Err(e) => {
+                return Err(abi(match probe_abi_version(host, &pre) {
+                    Some(v) if v != 1 => format!("it reports ABI version {v}, this host speaks 1"),
+                    _ => e.to_string(),
+                }));
+            }
+        };
         let mut rule = RuleModule {
             origin: origin.clone(),
             module,
             pre,
+            exports,
             metadata: Arc::new(placeholder_metadata()),
         };
-        let mut guest = Guest::new(host, &rule).map_err(|e| abi(e.to_string()))?;
+        let mut guest = Guest::new(host, &rule, true).map_err(|e| abi(e.to_string()))?;
         let bytes = guest.metadata().map_err(|e| abi(e.to_string()))?;
         let metadata: ModuleMetadata = serde_json::from_slice(&bytes)
             .map_err(|e| abi(format!("its metadata is not valid: {e}")))?;
@@ -209,9 +220,18 @@ impl RuleModule {
         &self.pre
     }
 
+    pub(crate) fn exports(&self) -> &Exports {
+        &self.exports
+    }
+
+    /// A fresh instance, checked to speak ABI v1.
+    pub fn instantiate(&self, host: &Host) -> Result<Guest, GuestError> {
+        Guest::new(host, self, false)
+    }
+
     /// Evaluates one envelope on a fresh instance (what an admission server does).
     pub fn evaluate(&self, host: &Host, envelope: &[u8]) -> Verdict {
-        match Guest::new(host, self) {
+        match Guest::new(host, self, false) {
             Ok(mut guest) => to_verdict(guest.call(Entry::Evaluate, envelope)),
             Err(e) => guest_error_verdict(&e),
         }
@@ -219,8 +239,8 @@ impl RuleModule {
 
     /// Asks the module whether settings are valid.
     pub fn validate_settings(&self, host: &Host, settings: &[u8]) -> SettingsValidation {
-        let answer =
-            Guest::new(host, self).and_then(|mut g| g.call(Entry::ValidateSettings, settings));
+        let answer = Guest::new(host, self, false)
+            .and_then(|mut g| g.call(Entry::ValidateSettings, settings));
         match answer {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| SettingsValidation {
                 valid: false,
@@ -314,7 +334,7 @@ impl<'m> Session<'m> {
     fn ready(&mut self) -> Result<&mut Guest, Verdict> {
         if self.guest.is_none() {
             let mut guest =
-                Guest::new(self.host, self.module).map_err(|e| guest_error_verdict(&e))?;
+                Guest::new(self.host, self.module, false).map_err(|e| guest_error_verdict(&e))?;
             if let Some(ctx) = &self.context {
                 let answer = guest
                     .call(Entry::ContextLoad, ctx)

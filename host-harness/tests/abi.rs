@@ -360,3 +360,31 @@ fn modules_with_imports_or_missing_exports_are_refused() {
             .unwrap();
     assert!(RuleModule::from_wasm(host(), &traps_at_start, "start.wat").is_err());
 }
+
+/// Guards the guests' 256 KiB stack (.cargo/config.toml): nesting at and past serde_json's
+/// limit of 128 levels, inside a field the rules skip, is a verdict or a clean error.
+#[test]
+fn deep_nesting_never_exhausts_the_guest_stack() {
+    for depth in [100usize, 127, 200, 5000] {
+        let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let mut d = deployment();
+        d["spec"]["template"]["spec"]["affinity"] =
+            serde_json::from_str(&format!("{{\"x\": 0}}")).unwrap();
+        let text = json!({"request": {"operation": "CREATE", "object": d}})
+            .to_string()
+            .replace("{\"x\":0}", &nested);
+        for m in modules() {
+            let v = m.evaluate(host(), text.as_bytes());
+            if let Some(e) = &v.error {
+                assert_ne!(
+                    e.code,
+                    ErrorCode::Trap,
+                    "{} at depth {depth}: {}",
+                    m.id(),
+                    e.message
+                );
+                assert!(!v.allowed);
+            }
+        }
+    }
+}

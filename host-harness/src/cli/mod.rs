@@ -116,13 +116,18 @@ fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode
         );
         eprintln!("timings: total {:.2} ms", ms(started.elapsed()));
     }
-    Ok(if summary.module_errors > 0 {
+    let code = if summary.module_errors > 0 {
         ExitCode::from(EXIT_USAGE)
     } else if summary.denied > 0 {
         ExitCode::from(EXIT_VIOLATIONS)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    // The process ends here: freeing every parsed object one by one (~15% of a 10k-object
+    // run) would only delay the exit.
+    std::mem::forget(loaded);
+    std::mem::forget(reports);
+    Ok(code)
 }
 
 /// Reads `--settings` and has each module validate its part.
