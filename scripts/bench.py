@@ -31,36 +31,30 @@ def target_dir() -> Path:
     return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 
 
-def run_measured(cmd, stdin=None, cwd=ROOT, env=None):
-    """Runs cmd; returns (wall seconds, peak RSS in MiB, exit code, stdout, stderr)."""
+def run_measured(cmd, cwd=ROOT, env=None):
+    """Runs cmd once under GNU time; returns (wall seconds, peak RSS in MiB, stdout, stderr,
+    exit code). The wall time is taken around the whole process, as a user sees it."""
+    rss_file = OUT / ".rss"
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL if stdin is None else open(stdin, "rb"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file)] + cmd, cwd=cwd, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
-    # wait4 already reaped by communicate(); use the children's rusage high-water mark instead.
-    return wall, out, err, proc.returncode
-
-
-def peak_rss_mib(cmd, cwd=ROOT, env=None):
-    """Peak RSS of one run, via GNU time."""
-    res = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, cwd=cwd, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    last = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "0"
     try:
-        return int(last) / 1024.0
-    except ValueError:
-        return float("nan")
+        rss = int(rss_file.read_text().strip().splitlines()[-1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        rss = float("nan")
+    return wall, rss, proc.stdout, proc.stderr, proc.returncode
 
 
 def median_wall(cmd, runs, env=None):
-    walls = []
+    walls, rsss = [], []
     out = err = b""
     code = None
     for _ in range(runs):
-        wall, out, err, code = run_measured(cmd, env=env)
+        wall, rss, out, err, code = run_measured(cmd, env=env)
         walls.append(wall)
-    return statistics.median(walls), walls, out, err, code
+        rsss.append(rss)
+    return statistics.median(walls), walls, max(rsss), err, code
 
 
 def timings(stderr: bytes):
@@ -155,10 +149,10 @@ def main():
                "runs": args.runs, "prodready": {}, "checkov": {}}
     for name, f in files.items():
         cmd = [str(prodready), "check", "--timings", str(f)]
-        med, walls, _, err, code = median_wall(cmd, args.runs if name != "10k" else max(3, args.runs // 2), env)
+        med, walls, rss, err, code = median_wall(cmd, args.runs if name != "10k" else max(3, args.runs // 2), env)
         results["prodready"][name] = {
             "file": str(f.relative_to(ROOT)), "bytes": f.stat().st_size, "wall_s_median": med, "walls": walls,
-            "peak_rss_mib": peak_rss_mib(cmd), "exit": code, "phases_ms": timings(err),
+            "peak_rss_mib": rss, "exit": code, "phases_ms": timings(err),
             "checks_run": checks_run(prodready, f),
         }
         print(f"prodready {name:>5}: {med * 1000:9.1f} ms  rss {results['prodready'][name]['peak_rss_mib']:6.1f} MiB"
@@ -167,8 +161,8 @@ def main():
         checkov = checkov_setup()
         for name, f in files.items():
             cmd = checkov_cmd(checkov, f)
-            wall, out, err, code = run_measured(cmd)
-            results["checkov"][name] = {"wall_s": wall, "peak_rss_mib": peak_rss_mib(cmd), "exit": code,
+            wall, rss, out, err, code = run_measured(cmd)
+            results["checkov"][name] = {"wall_s": wall, "peak_rss_mib": rss, "exit": code,
                                         "checks_run": checkov_checks(out), "version": CHECKOV}
             ratio = wall / results["prodready"][name]["wall_s_median"]
             print(f"checkov   {name:>5}: {wall * 1000:9.1f} ms  rss {results['checkov'][name]['peak_rss_mib']:6.1f} MiB"

@@ -283,8 +283,28 @@ pub fn guest_error_verdict(e: &GuestError) -> Verdict {
     Verdict::error(code, e.to_string())
 }
 
+/// The fields every verdict must carry (docs/abi.md §4.2): a module that leaves one out is
+/// broken, and a broken module must not allow by omission.
+#[derive(serde::Deserialize)]
+struct VerdictShape {
+    #[allow(dead_code)]
+    allowed: bool,
+    #[allow(dead_code)]
+    violations: Vec<serde::de::IgnoredAny>,
+    #[allow(dead_code)]
+    error: serde_json::Value,
+}
+
 /// Parses a guest's evaluate answer; anything but a well-formed verdict is an error verdict.
 pub(crate) fn to_verdict(answer: Result<Vec<u8>, GuestError>) -> Verdict {
+    if let Ok(bytes) = &answer {
+        if let Err(e) = serde_json::from_slice::<VerdictShape>(bytes) {
+            return Verdict::error(
+                ErrorCode::BadOutput,
+                format!("the module's answer is not a verdict: {e}"),
+            );
+        }
+    }
     match answer {
         Ok(bytes) => match serde_json::from_slice::<Verdict>(&bytes) {
             Ok(mut v) => {

@@ -388,3 +388,83 @@ fn deep_nesting_never_exhausts_the_guest_stack() {
         }
     }
 }
+
+#[test]
+fn a_wrong_signature_is_refused_at_load() {
+    let wat = format!(
+        "(module {EXPORTS} (func (export \"prodready_evaluate\") (param i32) (result i32) i32.const 0))"
+    );
+    let e = RuleModule::from_wasm(host(), &wat::parse_str(&wat).unwrap(), "sig.wat").unwrap_err();
+    assert!(e.to_string().contains("prodready_evaluate"), "{e}");
+}
+
+#[test]
+fn a_huge_output_length_is_bad_output() {
+    // len = 0xffffffff: past any 32-bit memory.
+    let m = hostile(
+        r#"(func (export "prodready_evaluate") (param i32 i32) (result i64)
+        i64.const 0x00000000ffffffff)"#,
+    );
+    assert_eq!(code_of(&m), ErrorCode::BadOutput);
+}
+
+#[test]
+fn output_that_is_not_utf8_or_not_a_verdict_is_bad_output() {
+    let wat = format!(
+        "(module {EXPORTS} (data (i32.const 2000) \"\\ff\\fe\\fd\") \
+         (func (export \"prodready_evaluate\") (param i32 i32) (result i64) i64.const 0x000007d000000003))"
+    );
+    let m = RuleModule::from_wasm(host(), &wat::parse_str(&wat).unwrap(), "utf8.wat").unwrap();
+    assert_eq!(code_of(&m), ErrorCode::BadOutput);
+    let wat = format!(
+        "(module {EXPORTS} (data (i32.const 2000) \"{{\\\"allowed\\\":true}}\") \
+         (func (export \"prodready_evaluate\") (param i32 i32) (result i64) i64.const 0x000007d000000010))"
+    );
+    let m = RuleModule::from_wasm(host(), &wat::parse_str(&wat).unwrap(), "json.wat").unwrap();
+    // `{"allowed":true}` leaves out `violations` and `error`: a broken module must not allow
+    // by omission.
+    assert_eq!(code_of(&m), ErrorCode::BadOutput);
+}
+
+#[test]
+fn an_allocation_failure_is_a_memory_error() {
+    let wat = EXPORTS.replace(
+        r#"(func (export "prodready_alloc") (param i32) (result i32) i32.const 1024)"#,
+        r#"(func (export "prodready_alloc") (param i32) (result i32) i32.const 0)"#,
+    );
+    let wat = format!(
+        "(module {wat} (func (export \"prodready_evaluate\") (param i32 i32) (result i64) i64.const 0))"
+    );
+    let m = RuleModule::from_wasm(host(), &wat::parse_str(&wat).unwrap(), "oom.wat").unwrap();
+    assert_eq!(code_of(&m), ErrorCode::Trap);
+}
+
+#[test]
+fn fuel_gives_a_deterministic_limit() {
+    let fueled = Host::new(Limits {
+        fuel: Some(100_000),
+        ..Limits::default()
+    })
+    .unwrap();
+    let wat = format!(
+        "(module {EXPORTS} (func (export \"prodready_evaluate\") (param i32 i32) (result i64) (loop br 0) i64.const 0))"
+    );
+    let m = RuleModule::from_wasm(&fueled, &wat::parse_str(&wat).unwrap(), "fuel.wat").unwrap();
+    let v = m.evaluate(&fueled, b"{}");
+    assert_eq!(v.error.map(|e| e.code), Some(ErrorCode::Timeout));
+    // Real modules run under fuel too (compiled from wasm, as fuel changes code generation),
+    // and the same fuel gives the same answer every time.
+    let roomy = Host::new(Limits {
+        fuel: Some(50_000_000),
+        ..Limits::default()
+    })
+    .unwrap();
+    let e = prodready_host::embedded()
+        .iter()
+        .find(|e| e.id == "health-check")
+        .unwrap();
+    let hc = RuleModule::from_embedded(&roomy, e).unwrap();
+    let v = hc.evaluate(&roomy, &envelope(deployment()));
+    assert!(v.error.is_none(), "{v:?}");
+    assert_eq!(v, hc.evaluate(&roomy, &envelope(deployment())));
+}

@@ -197,3 +197,14 @@ fn eval_runs_an_admission_review_like_kwctl() {
         "spec.template.spec.containers[0].livenessProbe"
     );
 }
+
+#[test]
+fn failure_policy_ignore_reports_module_errors_without_failing() {
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: broken}\nspec: {template: {spec: {containers: nope}}}\n";
+    let out = run_stdin(&["check", "--failure-policy", "ignore", "-"], input);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("invalid-object"));
+    assert!(text(&out.stderr).contains("module errors ignored"));
+    let out = run_stdin(&["check", "--failure-policy", "fail", "-"], input);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -74,6 +74,19 @@ pub struct CheckArgs {
     /// Print what each phase took (load, parse, evaluate per rule) to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// What a module error (an object a rule could not read, a trap, a timeout) does:
+    /// `fail` (default) fails the run with exit status 2; `ignore` reports it and lets the
+    /// violations alone decide the exit status — for audit rollouts, like a webhook's
+    /// failurePolicy.
+    #[arg(long, value_enum, default_value_t = FailurePolicy::Fail)]
+    pub failure_policy: FailurePolicy,
+}
+
+/// Kubernetes' names for what a webhook failure does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailurePolicy {
+    Fail,
+    Ignore,
 }
 
 #[derive(Debug, Args)]

@@ -116,7 +116,14 @@ fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode
         );
         eprintln!("timings: total {:.2} ms", ms(started.elapsed()));
     }
-    let code = if summary.module_errors > 0 {
+    let fail_closed = a.failure_policy == args::FailurePolicy::Fail;
+    if !fail_closed && summary.module_errors > 0 {
+        eprintln!(
+            "prodready: warning: {} module errors ignored (--failure-policy ignore)",
+            summary.module_errors
+        );
+    }
+    let code = if fail_closed && summary.module_errors > 0 {
         ExitCode::from(EXIT_USAGE)
     } else if summary.denied > 0 {
         ExitCode::from(EXIT_VIOLATIONS)
