@@ -297,13 +297,13 @@ struct VerdictShape {
 
 /// Parses a guest's evaluate answer; anything but a well-formed verdict is an error verdict.
 pub(crate) fn to_verdict(answer: Result<Vec<u8>, GuestError>) -> Verdict {
-    if let Ok(bytes) = &answer {
-        if let Err(e) = serde_json::from_slice::<VerdictShape>(bytes) {
-            return Verdict::error(
-                ErrorCode::BadOutput,
-                format!("the module's answer is not a verdict: {e}"),
-            );
-        }
+    if let Ok(bytes) = &answer
+        && let Err(e) = serde_json::from_slice::<VerdictShape>(bytes)
+    {
+        return Verdict::error(
+            ErrorCode::BadOutput,
+            format!("the module's answer is not a verdict: {e}"),
+        );
     }
     match answer {
         Ok(bytes) => match serde_json::from_slice::<Verdict>(&bytes) {
