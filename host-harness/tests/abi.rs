@@ -368,8 +368,7 @@ fn deep_nesting_never_exhausts_the_guest_stack() {
     for depth in [100usize, 127, 200, 5000] {
         let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         let mut d = deployment();
-        d["spec"]["template"]["spec"]["affinity"] =
-            serde_json::from_str(&format!("{{\"x\": 0}}")).unwrap();
+        d["spec"]["template"]["spec"]["affinity"] = json!({"x": 0});
         let text = json!({"request": {"operation": "CREATE", "object": d}})
             .to_string()
             .replace("{\"x\":0}", &nested);
