@@ -124,8 +124,10 @@ impl Quantity {
             scaled.checked_mul(factor).ok_or_else(too_large)?
         } else {
             match 10i128.checked_pow(exp.unsigned_abs()) {
-                // Round up what falls below a nano-unit.
-                Some(div) => (scaled + div - 1) / div,
+                // Round up what falls below a nano-unit (`scaled` is not negative). Not
+                // `(scaled + div - 1) / div`: near i128::MAX that sum overflows
+                // (fuzz/regressions/quantity).
+                Some(div) => scaled / div + i128::from(scaled % div != 0),
                 None => i128::from(scaled > 0),
             }
         };
