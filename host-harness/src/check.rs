@@ -73,15 +73,16 @@ fn target(doc: &Document) -> Target {
         Some((g, v)) => (g.to_string(), v.to_string()),
         None => (String::new(), api_version.clone()),
     };
-    let meta = doc.value.get("metadata").cloned().unwrap_or(Value::Null);
-    let name = str_at(&meta, "name")
-        .or_else(|| str_at(&meta, "generateName").map(|g| format!("{g}*")))
+    // Borrowed: metadata can be large (managedFields) and only three strings are read.
+    let meta = doc.value.get("metadata").unwrap_or(&Value::Null);
+    let name = str_at(meta, "name")
+        .or_else(|| str_at(meta, "generateName").map(|g| format!("{g}*")))
         .unwrap_or_default();
     Target {
         group,
         version,
         kind: str_at(&doc.value, "kind").unwrap_or_default(),
-        namespace: str_at(&meta, "namespace"),
+        namespace: str_at(meta, "namespace"),
         name,
         json: serde_json::to_string(&doc.value).unwrap_or_else(|_| "null".into()),
     }

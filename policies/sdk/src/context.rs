@@ -60,10 +60,11 @@ pub struct Context {
     selector_index: RefCell<HashMap<(String, String), Rc<SelectorIndex>>>,
 }
 
-/// For one kind: which objects have each `key=value` pair in their (map) selector.
+/// For one kind: which objects have each `key=value` pair in their (map) selector, keyed by
+/// key then value so a lookup borrows the label instead of allocating it.
 #[derive(Debug, Default)]
 struct SelectorIndex {
-    by_pair: HashMap<(String, String), Vec<usize>>,
+    by_pair: HashMap<String, HashMap<String, Vec<usize>>>,
 }
 
 #[derive(Deserialize)]
@@ -152,7 +153,7 @@ impl Context {
         let index = self.selector_index::<T>(group, kind, selector);
         let mut hits: Vec<usize> = labels
             .iter()
-            .filter_map(|(k, v)| index.by_pair.get(&(k.clone(), v.clone())))
+            .filter_map(|(k, v)| index.by_pair.get(k.as_str())?.get(v.as_str()))
             .flatten()
             .copied()
             .collect();
@@ -193,7 +194,9 @@ impl Context {
             {
                 index
                     .by_pair
-                    .entry((k.clone(), v.clone()))
+                    .entry(k.clone())
+                    .or_default()
+                    .entry(v.clone())
                     .or_default()
                     .push(i);
             }
