@@ -103,6 +103,27 @@ impl Context {
         })
     }
 
+    /// A context from list answers: each item with the apiVersion and kind it was listed as
+    /// (items of a Kubernetes list may leave their own out).
+    pub fn from_listed(items: Vec<(String, String, Box<RawValue>)>) -> Result<Context, String> {
+        let mut out = Vec::with_capacity(items.len());
+        for (i, (api_version, kind, raw)) in items.into_iter().enumerate() {
+            let header: Header = serde_json::from_str(raw.get())
+                .map_err(|e| format!("listed {kind} #{i} is not an object: {e}"))?;
+            out.push(ContextObject {
+                api_version: header.api_version.unwrap_or(api_version),
+                kind: header.kind.unwrap_or(kind),
+                meta: header.metadata,
+                raw,
+                typed: OnceCell::new(),
+            });
+        }
+        Ok(Context {
+            objects: out,
+            selector_index: RefCell::default(),
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }

@@ -18,6 +18,7 @@ pub mod annotations;
 pub mod context;
 mod envelope;
 pub mod k8s;
+pub mod kubewarden;
 pub mod metadata;
 pub mod object;
 pub mod quantity;
@@ -88,6 +89,26 @@ macro_rules! export_rule {
             $crate::run::context_load_json(input)
         }
 
+        $crate::__export_flavour!($rule);
+    };
+}
+
+/// The core ABI flavour (the default build).
+#[cfg(not(feature = "kubewarden"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_flavour {
+    ($rule:ty) => {
         $crate::__export_abi!($rule);
+    };
+}
+
+/// The Kubewarden (waPC) flavour: `--features prodready-sdk/kubewarden`.
+#[cfg(feature = "kubewarden")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_flavour {
+    ($rule:ty) => {
+        $crate::__export_kubewarden!($rule);
     };
 }

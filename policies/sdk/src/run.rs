@@ -142,6 +142,14 @@ pub fn evaluate_json<R: Rule>(input: &[u8]) -> Vec<u8> {
 /// Evaluates one envelope. Never panics on any input; anything not understood is an error
 /// verdict, which never allows.
 pub fn evaluate<R: Rule>(input: &[u8]) -> Verdict {
+    LOADED.with(|l| match l.try_borrow() {
+        Ok(loaded) => evaluate_with::<R>(input, &loaded),
+        Err(_) => Verdict::error(ErrorCode::InvalidContext, "context is busy"),
+    })
+}
+
+/// [`evaluate`], with `loaded` as the context when the envelope carries none.
+pub fn evaluate_with<R: Rule>(input: &[u8], loaded: &Context) -> Verdict {
     let text = match std::str::from_utf8(input) {
         Ok(t) => t,
         Err(e) => {
@@ -171,12 +179,7 @@ pub fn evaluate<R: Rule>(input: &[u8]) -> Verdict {
                 Err(e) => Verdict::error(ErrorCode::InvalidContext, e),
             }
         }
-        None => LOADED.with(|l| match l.try_borrow() {
-            Ok(context) => {
-                evaluate_request::<R>(envelope.request, envelope.mode, &settings, &context)
-            }
-            Err(_) => Verdict::error(ErrorCode::InvalidContext, "context is busy"),
-        }),
+        None => evaluate_request::<R>(envelope.request, envelope.mode, &settings, loaded),
     }
 }
 
@@ -412,7 +415,8 @@ fn finish<S: RuleSettings>(
     }
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+#[doc(hidden)]
+pub fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     match serde_json::to_vec(value) {
         Ok(v) => v,
         // Our own types always serialize; if one ever did not, say so as an error verdict
