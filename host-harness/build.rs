@@ -38,7 +38,18 @@ fn main() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("unexpected OUT_DIR layout: {}", out_dir.display()))?
             .join("wasm-guests"),
     };
-    build_guests(&root, &wasm_target, &rules)?;
+    // One build per flavour, in one target directory (the dependencies are shared); each
+    // flavour's modules are copied out before the next build overwrites them.
+    let core_dir = out_dir.join("core");
+    let kubewarden_dir = out_dir.join("kubewarden");
+    build_guests(&root, &wasm_target, &rules, None, &core_dir)?;
+    build_guests(
+        &root,
+        &wasm_target,
+        &rules,
+        Some("prodready-sdk/kubewarden"),
+        &kubewarden_dir,
+    )?;
 
     let engine = wasmtime::Engine::new(&engine_config(false))?;
     let mut embedded = String::from(
@@ -46,23 +57,20 @@ fn main() -> anyhow::Result<()> {
          pub static EMBEDDED: &[EmbeddedModule] = &[\n",
     );
     for id in &rules {
-        let file = format!("prodready_{}.wasm", id.replace('-', "_"));
-        let wasm_path = wasm_target
-            .join("wasm32-unknown-unknown")
-            .join("wasm")
-            .join(&file);
-        let wasm = std::fs::read(&wasm_path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", wasm_path.display()))?;
+        let file = format!("{id}.wasm");
+        let wasm_out = core_dir.join(&file);
+        let wasm = std::fs::read(&wasm_out)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", wasm_out.display()))?;
         let cwasm = engine.precompile_module(&wasm)?;
-        let wasm_out = out_dir.join(format!("{id}.wasm"));
-        let cwasm_out = out_dir.join(format!("{id}.cwasm"));
-        std::fs::write(&wasm_out, &wasm)?;
+        let cwasm_out = core_dir.join(format!("{id}.cwasm"));
         std::fs::write(&cwasm_out, &cwasm)?;
+        let kubewarden_out = kubewarden_dir.join(&file);
         writeln!(
             embedded,
-            "    EmbeddedModule {{ id: {id:?}, wasm: include_bytes!({:?}), precompiled: include_bytes!({:?}) }},",
+            "    EmbeddedModule {{ id: {id:?}, wasm: include_bytes!({:?}), precompiled: include_bytes!({:?}), kubewarden: include_bytes!({:?}) }},",
             wasm_out.display().to_string(),
-            cwasm_out.display().to_string()
+            cwasm_out.display().to_string(),
+            kubewarden_out.display().to_string(),
         )?;
     }
     embedded.push_str("];\n");
@@ -84,7 +92,15 @@ fn rule_crates(policies: &Path) -> anyhow::Result<Vec<String>> {
     Ok(rules)
 }
 
-fn build_guests(root: &Path, target_dir: &Path, rules: &[String]) -> anyhow::Result<()> {
+/// Builds every rule crate for wasm32 (with `features`, for a flavour) and copies the modules
+/// to `dest` as `<rule_id>.wasm`.
+fn build_guests(
+    root: &Path,
+    target_dir: &Path,
+    rules: &[String],
+    features: Option<&str>,
+    dest: &Path,
+) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -100,6 +116,9 @@ fn build_guests(root: &Path, target_dir: &Path, rules: &[String]) -> anyhow::Res
     for id in rules {
         cmd.args(["-p", &format!("prodready-{id}")]);
     }
+    if let Some(features) = features {
+        cmd.args(["--features", features]);
+    }
     // The outer build's flags and wrappers (clippy's among them) are not for the guests.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -114,6 +133,17 @@ fn build_guests(root: &Path, target_dir: &Path, rules: &[String]) -> anyhow::Res
     let status = cmd.status()?;
     if !status.success() {
         anyhow::bail!("building the rule modules for wasm32-unknown-unknown failed ({status})");
+    }
+    std::fs::create_dir_all(dest)?;
+    for id in rules {
+        let file = format!("prodready_{}.wasm", id.replace('-', "_"));
+        let built = target_dir
+            .join("wasm32-unknown-unknown")
+            .join("wasm")
+            .join(&file);
+        let copied = dest.join(format!("{id}.wasm"));
+        std::fs::copy(&built, &copied)
+            .map_err(|e| anyhow::anyhow!("copying {}: {e}", built.display()))?;
     }
     Ok(())
 }

@@ -99,7 +99,7 @@ impl Host {
     }
 
     /// The deadline in epoch ticks (at least one).
-    pub(crate) fn deadline_ticks(&self) -> u64 {
+    pub fn deadline_ticks(&self) -> u64 {
         let ticks = self.limits.deadline.as_micros() / TICK.as_micros().max(1);
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }

@@ -16,6 +16,9 @@ pub struct EmbeddedModule {
     pub id: &'static str,
     pub wasm: &'static [u8],
     pub precompiled: &'static [u8],
+    /// The same rule built in the Kubewarden (waPC) flavour, without its metadata section
+    /// (`prodready bundle kubewarden` annotates it).
+    pub kubewarden: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
