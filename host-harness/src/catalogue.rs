@@ -57,55 +57,63 @@ pub fn markdown(rules: &[&ModuleMetadata]) -> String {
     );
     for m in &rules {
         let _ = writeln!(out, "## {}. {} (`{}`)\n", m.number, m.title, m.id);
-        let _ = writeln!(out, "{} From the talk's {}.\n", m.description, m.slide);
-        let kinds: Vec<String> = m.resources.iter().flat_map(|r| r.kinds.clone()).collect();
-        let _ = writeln!(out, "Applies to: {}.", kinds.join(", "));
-        if !m.context_resources.is_empty() {
-            let ctx: Vec<String> = m.context_resources.iter().map(|c| c.kind.clone()).collect();
-            let _ = writeln!(out, "Reads from the manifest set: {}.", ctx.join(", "));
-        }
+        out.push_str(&rule_body(m));
+        let _ = writeln!(out);
+    }
+    out
+}
+
+/// One rule's description, check table and settings table (no heading): the catalogue's
+/// section, and the Kubewarden `usage` annotation.
+pub fn rule_body(m: &ModuleMetadata) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} From the talk's {}.\n", m.description, m.slide);
+    let kinds: Vec<String> = m.resources.iter().flat_map(|r| r.kinds.clone()).collect();
+    let _ = writeln!(out, "Applies to: {}.", kinds.join(", "));
+    if !m.context_resources.is_empty() {
+        let ctx: Vec<String> = m.context_resources.iter().map(|c| c.kind.clone()).collect();
+        let _ = writeln!(out, "Reads from the manifest set: {}.", ctx.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "\n| check | severity | what | fix |\n|---|---|---|---|"
+    );
+    for c in &m.checks {
         let _ = writeln!(
             out,
-            "\n| check | severity | what | fix |\n|---|---|---|---|"
+            "| `{}` | {} | {} | {} |",
+            c.id,
+            c.severity.as_str(),
+            cell(&c.description),
+            cell(&c.remediation)
         );
-        for c in &m.checks {
+    }
+    let _ = writeln!(
+        out,
+        "\nSettings:\n\n| setting | type | default | meaning |\n|---|---|---|---|"
+    );
+    if let Some(props) = m
+        .settings_schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+    {
+        for (name, s) in props {
+            let default = s
+                .get("default")
+                .map(|d| format!("`{d}`"))
+                .unwrap_or_default();
+            let description = s
+                .get("description")
+                .and_then(|d| d.as_str())
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} |",
-                c.id,
-                c.severity.as_str(),
-                cell(&c.description),
-                cell(&c.remediation)
+                "| `{name}` | {} | {} | {} |",
+                schema_type(s),
+                default,
+                cell(description)
             );
         }
-        let _ = writeln!(
-            out,
-            "\nSettings:\n\n| setting | type | default | meaning |\n|---|---|---|---|"
-        );
-        if let Some(props) = m
-            .settings_schema
-            .get("properties")
-            .and_then(|p| p.as_object())
-        {
-            for (name, s) in props {
-                let default = s
-                    .get("default")
-                    .map(|d| format!("`{d}`"))
-                    .unwrap_or_default();
-                let description = s
-                    .get("description")
-                    .and_then(|d| d.as_str())
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "| `{name}` | {} | {} | {} |",
-                    schema_type(s),
-                    default,
-                    cell(description)
-                );
-            }
-        }
-        let _ = writeln!(out);
     }
     out
 }

@@ -2,11 +2,13 @@
 //! Kubernetes objects with them under a deadline and a memory cap. The `prodready` CLI is a
 //! thin layer over this library.
 
+pub mod bundle;
 pub mod catalogue;
 pub mod check;
 pub mod engine;
 mod engine_config;
 pub mod guest;
+pub mod kubewarden;
 pub mod loader;
 pub mod module;
 

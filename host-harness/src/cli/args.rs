@@ -31,6 +31,29 @@ pub enum Command {
     ///
     /// Like `kwctl run`: exits 0 when the module answered, whatever it answered.
     Eval(EvalArgs),
+    /// Build the bundles other engines install: `bundle kubewarden --out DIR`.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Every rule as a Kubewarden policy: the waPC module with its metadata embedded, an OCI
+    /// image layout, metadata.yml, artifacthub-pkg.yml and a ClusterAdmissionPolicy per rule,
+    /// and a kustomization.yaml that installs them all.
+    ///
+    /// `bundle kubewarden --out bundles/kubewarden` regenerates the checked-in manifests.
+    Kubewarden(KubewardenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KubewardenArgs {
+    /// The directory to write (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The OCI repository prefix the modules are published under.
+    #[arg(long, value_name = "REGISTRY", default_value = prodready_host::bundle::kubewarden::DEFAULT_REGISTRY)]
+    pub registry: String,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use prodready_host::{Host, Limits, RuleModule, loader};
 use serde_json::Value;
 
-use args::{CheckArgs, Cli, Command, EvalArgs, RulesArgs, RunFlags};
+use args::{BundleCommand, CheckArgs, Cli, Command, EvalArgs, KubewardenArgs, RulesArgs, RunFlags};
 
 pub const EXIT_VIOLATIONS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -27,7 +27,34 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check(&host, &cli.run, a),
         Command::Rules(a) => rules(&host, &cli.run, a),
         Command::Eval(a) => eval(&host, &cli.run, a),
+        Command::Bundle(BundleCommand::Kubewarden(a)) => bundle_kubewarden(&host, &cli.run, a),
     }
+}
+
+fn bundle_kubewarden(host: &Host, flags: &RunFlags, a: KubewardenArgs) -> anyhow::Result<ExitCode> {
+    if flags.no_embedded || !flags.policies.is_empty() {
+        bail!(
+            "bundle kubewarden builds the embedded modules; --policy and --no-embedded do not apply"
+        );
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let packages = prodready_host::bundle::write_kubewarden(host, &a.out, &a.registry)?;
+    for p in &packages {
+        println!(
+            "{:<22} {}  policy.wasm {} bytes, oci manifest {}",
+            p.id,
+            p.dir.display(),
+            p.wasm_bytes,
+            p.manifest.digest
+        );
+    }
+    println!(
+        "{} Kubewarden policies in {}; install with `kubectl apply -k {}`",
+        packages.len(),
+        a.out.display(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Embedded modules (unless `--no-embedded`), then `--policy` modules, replacing by id.

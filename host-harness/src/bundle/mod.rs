@@ -1,0 +1,82 @@
+//! Bundles for other engines, generated from the embedded modules and their metadata.
+
+pub mod kubewarden;
+pub mod oci;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::engine::Host;
+use crate::kubewarden::WapcModule;
+use crate::module::{ModuleMetadata, RuleModule, embedded};
+
+/// One rule's Kubewarden package, as written.
+#[derive(Debug, Clone)]
+pub struct KubewardenPackage {
+    pub id: String,
+    pub dir: PathBuf,
+    /// The OCI layout's manifest.
+    pub manifest: oci::Descriptor,
+    pub wasm_bytes: usize,
+}
+
+/// The text files of the Kubewarden bundle, by path relative to its root: what
+/// `bundles/kubewarden/` holds (the modules and OCI layouts are build outputs, not sources).
+pub fn kubewarden_files(
+    rules: &[&ModuleMetadata],
+    registry: &str,
+) -> anyhow::Result<BTreeMap<PathBuf, String>> {
+    let mut files = BTreeMap::new();
+    for m in rules {
+        for (name, text) in kubewarden::manifests(m, registry)? {
+            files.insert(Path::new(&m.id).join(name), text);
+        }
+    }
+    files.insert(
+        PathBuf::from("kustomization.yaml"),
+        kubewarden::kustomization(rules)?,
+    );
+    Ok(files)
+}
+
+/// `prodready bundle kubewarden`: for every embedded rule, asks its waPC module for its
+/// protocol version (as `kwctl annotate` does), embeds the metadata, and writes the module,
+/// its OCI layout and its manifests under `out/<rule>/`, plus `out/kustomization.yaml`.
+pub fn write_kubewarden(
+    host: &Host,
+    out: &Path,
+    registry: &str,
+) -> anyhow::Result<Vec<KubewardenPackage>> {
+    let mut packages = Vec::new();
+    let mut metas = Vec::new();
+    for em in embedded() {
+        let core = RuleModule::from_embedded(host, em)?;
+        let m = core.metadata().clone();
+        let wapc = WapcModule::new(host, format!("{} (kubewarden)", em.id), em.kubewarden)?;
+        let protocol = wapc.protocol_version()?;
+        if protocol != prodready_sdk::kubewarden::PROTOCOL_VERSION {
+            anyhow::bail!(
+                "{}: the waPC module answers protocol version {protocol:?}",
+                em.id
+            );
+        }
+        let md = kubewarden::metadata(&m, registry, Some(protocol));
+        let annotated = kubewarden::annotate(em.kubewarden, &md)?;
+        let dir = out.join(&m.id);
+        let manifest = kubewarden::write_rule(&dir, &m, registry, &annotated)?;
+        packages.push(KubewardenPackage {
+            id: m.id.clone(),
+            dir,
+            manifest,
+            wasm_bytes: annotated.len(),
+        });
+        metas.push(m);
+    }
+    metas.sort_by_key(|m| m.number);
+    let refs: Vec<&ModuleMetadata> = metas.iter().collect();
+    std::fs::write(
+        out.join("kustomization.yaml"),
+        kubewarden::kustomization(&refs)?,
+    )?;
+    Ok(packages)
+}
