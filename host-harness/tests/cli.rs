@@ -208,3 +208,43 @@ fn failure_policy_ignore_reports_module_errors_without_failing() {
     let out = run_stdin(&["check", "--failure-policy", "fail", "-"], input);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bundle_kubewarden_writes_every_rule_and_refuses_external_modules() {
+    let out = std::env::temp_dir().join(format!("prodready-cli-kw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = run(&[
+        "bundle",
+        "kubewarden",
+        "--out",
+        out.to_str().unwrap(),
+        "--registry",
+        "registry.example/platform/",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for rule in ["health-check", "graceful-shutdown", "resource-management"] {
+        for file in [
+            "policy.wasm",
+            "policy.yaml",
+            "metadata.yml",
+            "artifacthub-pkg.yml",
+            "oci/index.json",
+            "oci/oci-layout",
+        ] {
+            assert!(out.join(rule).join(file).is_file(), "{rule}/{file}");
+        }
+        let policy = std::fs::read_to_string(out.join(rule).join("policy.yaml")).unwrap();
+        assert!(
+            policy.contains(&format!(
+                "module: registry://registry.example/platform/{rule}:v"
+            )),
+            "{policy}"
+        );
+    }
+    assert!(out.join("kustomization.yaml").is_file());
+    assert!(text(&o.stdout).contains("3 Kubewarden policies"));
+    std::fs::remove_dir_all(&out).unwrap();
+
+    let o = run(&["bundle", "kubewarden", "--out", "x", "--no-embedded"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
