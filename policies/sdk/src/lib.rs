@@ -17,6 +17,7 @@ pub mod abi;
 pub mod annotations;
 pub mod context;
 mod envelope;
+pub mod gatekeeper;
 pub mod k8s;
 pub mod kubewarden;
 pub mod metadata;
