@@ -8,6 +8,10 @@ use std::process::Command;
 
 include!("src/engine_config.rs");
 
+mod opa_link {
+    include!("src/opa_link.rs");
+}
+
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let root = manifest_dir
@@ -26,6 +30,7 @@ fn main() -> anyhow::Result<()> {
         root.join("Cargo.lock").display()
     );
     println!("cargo:rerun-if-changed=src/engine_config.rs");
+    println!("cargo:rerun-if-changed=src/opa_link.rs");
     println!("cargo:rerun-if-env-changed=PRODREADY_WASM_TARGET_DIR");
 
     let rules = rule_crates(&root.join("policies"))?;
@@ -50,6 +55,24 @@ fn main() -> anyhow::Result<()> {
         Some("prodready-sdk/kubewarden"),
         &kubewarden_dir,
     )?;
+    // The OPA flavour links differently (imported memory, a 64 KiB stack so the memory's
+    // minimum stays within the 2 pages OPA hosts give), so it gets its own target directory:
+    // other flags would invalidate the shared one on every build.
+    let opa_dir = out_dir.join("opa");
+    let opa_target = wasm_target.with_file_name(format!(
+        "{}-opa",
+        wasm_target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    build_guests(
+        &root,
+        &opa_target,
+        &rules,
+        Some("prodready-sdk/opa"),
+        &opa_dir,
+    )?;
 
     let engine = wasmtime::Engine::new(&engine_config(false))?;
     let mut embedded = String::from(
@@ -65,12 +88,17 @@ fn main() -> anyhow::Result<()> {
         let cwasm_out = core_dir.join(format!("{id}.cwasm"));
         std::fs::write(&cwasm_out, &cwasm)?;
         let kubewarden_out = kubewarden_dir.join(&file);
+        let opa_out = opa_dir.join(&file);
+        let opa_linked = opa_link::opa_link(&std::fs::read(&opa_out)?)
+            .map_err(|e| anyhow::anyhow!("{id}: OPA post-link step: {e}"))?;
+        std::fs::write(&opa_out, opa_linked)?;
         writeln!(
             embedded,
-            "    EmbeddedModule {{ id: {id:?}, wasm: include_bytes!({:?}), precompiled: include_bytes!({:?}), kubewarden: include_bytes!({:?}) }},",
+            "    EmbeddedModule {{ id: {id:?}, wasm: include_bytes!({:?}), precompiled: include_bytes!({:?}), kubewarden: include_bytes!({:?}), opa: include_bytes!({:?}) }},",
             wasm_out.display().to_string(),
             cwasm_out.display().to_string(),
             kubewarden_out.display().to_string(),
+            opa_out.display().to_string(),
         )?;
     }
     embedded.push_str("];\n");
@@ -129,6 +157,20 @@ fn build_guests(
         "CARGO_BUILD_RUSTFLAGS",
     ] {
         cmd.env_remove(var);
+    }
+    if features == Some("prodready-sdk/opa") {
+        cmd.env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            [
+                "-C",
+                "link-arg=--import-memory",
+                "-C",
+                "link-arg=--export-memory",
+                "-C",
+                "link-arg=-zstack-size=65536",
+            ]
+            .join("\x1f"),
+        );
     }
     let status = cmd.status()?;
     if !status.success() {

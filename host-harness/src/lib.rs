@@ -11,6 +11,8 @@ pub mod guest;
 pub mod kubewarden;
 pub mod loader;
 pub mod module;
+pub mod opa;
+pub mod opa_link;
 
 pub use engine::{Host, Limits};
 pub use module::{EmbeddedModule, ModuleMetadata, RuleModule, Session, embedded};

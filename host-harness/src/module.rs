@@ -19,6 +19,8 @@ pub struct EmbeddedModule {
     /// The same rule built in the Kubewarden (waPC) flavour, without its metadata section
     /// (`prodready bundle kubewarden` annotates it).
     pub kubewarden: &'static [u8],
+    /// The same rule built in the OPA flavour (OPA WebAssembly ABI 1.3, Gatekeeper semantics).
+    pub opa: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));

@@ -22,6 +22,7 @@ pub mod k8s;
 pub mod kubewarden;
 pub mod metadata;
 pub mod object;
+pub mod opa;
 pub mod quantity;
 pub mod run;
 pub mod settings;
@@ -94,8 +95,11 @@ macro_rules! export_rule {
     };
 }
 
+#[cfg(all(feature = "kubewarden", feature = "opa"))]
+compile_error!("the kubewarden and opa features are two flavours of one module: pick one");
+
 /// The core ABI flavour (the default build).
-#[cfg(not(feature = "kubewarden"))]
+#[cfg(not(any(feature = "kubewarden", feature = "opa")))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_flavour {
@@ -111,5 +115,15 @@ macro_rules! __export_flavour {
 macro_rules! __export_flavour {
     ($rule:ty) => {
         $crate::__export_kubewarden!($rule);
+    };
+}
+
+/// The OPA flavour: `--features prodready-sdk/opa`.
+#[cfg(feature = "opa")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_flavour {
+    ($rule:ty) => {
+        $crate::__export_opa!($rule);
     };
 }
