@@ -428,3 +428,145 @@ fn the_heap_is_rewound_between_evaluations() {
     let violation = evaluate_all_paths(&mut inst, 0, &big_input);
     assert!(!violation.is_empty());
 }
+
+#[test]
+fn opa_bundles_are_valid_reproducible_and_fresh() {
+    let out = std::env::temp_dir().join(format!("prodready-opa-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let archives = prodready_host::bundle::write_opa(common::host(), &out).unwrap();
+    assert_eq!(archives.len(), embedded().len() + 1);
+    for archive in &archives {
+        let files = prodready_host::bundle::opa::read_archive(archive).unwrap();
+        let manifest = prodready_host::bundle::opa::validate(&files).unwrap();
+        for entry in &manifest.wasm {
+            // Every module in the bundle is one of the embedded OPA modules, and loads.
+            let wasm = &files[&entry.module];
+            assert!(
+                embedded().iter().any(|m| m.opa == wasm.as_slice()),
+                "{}",
+                entry.module
+            );
+            let rule = entry.module.split('/').nth(2).unwrap();
+            assert_eq!(
+                embedded().iter().find(|m| m.id == rule).unwrap().opa,
+                wasm.as_slice()
+            );
+            let mut inst = instance(rule, 2);
+            assert!(inst.entrypoints().unwrap().contains_key(&entry.entrypoint));
+        }
+    }
+    // The loader's rules, each broken once.
+    let files = prodready_host::bundle::opa::read_archive(&archives[0]).unwrap();
+    let mut no_module = files.clone();
+    no_module.retain(|k, _| !k.ends_with("policy.wasm"));
+    assert!(prodready_host::bundle::opa::validate(&no_module).is_err());
+    let mut bad_data = files.clone();
+    bad_data.insert("/data.json".into(), b"[]".to_vec());
+    assert!(prodready_host::bundle::opa::validate(&bad_data).is_err());
+    // Reproducible: the same bytes again.
+    let first: Vec<Vec<u8>> = archives.iter().map(|a| std::fs::read(a).unwrap()).collect();
+    let again = prodready_host::bundle::write_opa(common::host(), &out).unwrap();
+    let second: Vec<Vec<u8>> = again.iter().map(|a| std::fs::read(a).unwrap()).collect();
+    assert_eq!(first, second);
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // bundles/opa holds each bundle's .manifest and data.json.
+    let modules = prodready_host::load_embedded(common::host()).unwrap();
+    let metas: Vec<_> = modules.iter().map(|m| m.metadata()).collect();
+    let root = common::repo_root().join("bundles/opa");
+    let bless = std::env::var_os("PRODREADY_BLESS").is_some();
+    let mut stale = Vec::new();
+    for (path, text) in prodready_host::bundle::opa_files(&metas).unwrap() {
+        let file = root.join(&path);
+        if bless {
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, &text).unwrap();
+        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale in bundles/opa: {stale:?}; regenerate with `cargo run --release -- bundle opa --out bundles/opa`"
+    );
+}
+
+/// Runs `npm ci` in tests/opa-node when its node_modules is missing (a fresh clone; CI runs it
+/// beforehand). The package and its version are pinned by package-lock.json.
+fn npm_ready(dir: &std::path::Path) {
+    if dir
+        .join("node_modules/@open-policy-agent/opa-wasm")
+        .is_dir()
+    {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm is needed for the OPA npm SDK test (Node 20)");
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}
+
+#[test]
+fn the_npm_opa_sdk_gives_the_same_answers_on_every_fixture() {
+    let dir = common::repo_root().join("tests/opa-node");
+    npm_ready(&dir);
+    let work = std::env::temp_dir().join(format!("prodready-opa-npm-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut modules = serde_json::Map::new();
+    for m in embedded() {
+        let path = work.join(format!("{}.wasm", m.id));
+        std::fs::write(&path, m.opa).unwrap();
+        modules.insert(m.id.to_string(), json!(path));
+    }
+    let mut cases = Vec::new();
+    for f in fixtures() {
+        let rule = f.header.rule.as_str();
+        let m = module(rule);
+        let settings = settings_json(&f);
+        let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
+        let mut session = Session::new(common::host(), m);
+        if let Some(ctx) = check::context_json(m.metadata(), &targets) {
+            session.set_context(std::sync::Arc::new(ctx)).unwrap();
+        }
+        let data = inventory(&f);
+        for (i, t) in targets.iter().enumerate() {
+            if !m.metadata().handles(&t.group, &t.version, &t.kind) {
+                continue;
+            }
+            let core = session.evaluate(&check::envelope(t, i, &settings, Mode::Manifest));
+            let (violation, warn) = expected(rule, &core);
+            let input: Value = serde_json::from_slice(&input(t, i, &settings)).unwrap();
+            cases.push(json!({
+                "name": format!("{}: {}", f.path.display(), key(&f.documents[i])),
+                "rule": rule, "data": data, "input": input,
+                "violation": violation, "warn": warn,
+            }));
+        }
+    }
+    let n = cases.len();
+    let cases_path = work.join("cases.json");
+    std::fs::write(
+        &cases_path,
+        serde_json::to_vec(&json!({"modules": modules, "cases": cases})).unwrap(),
+    )
+    .unwrap();
+    let out = std::process::Command::new("node")
+        .arg(dir.join("test.mjs"))
+        .arg(&cases_path)
+        .current_dir(&dir)
+        .output()
+        .expect("node (20) is needed for the OPA npm SDK test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["failed"], 0, "{stdout}");
+    assert_eq!(summary["compared"], 2 * n, "{stdout}");
+    assert!(n > 50);
+    std::fs::remove_dir_all(&work).unwrap();
+}

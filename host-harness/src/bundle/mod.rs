@@ -2,6 +2,7 @@
 
 pub mod kubewarden;
 pub mod oci;
+pub mod opa;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,4 +80,49 @@ pub fn write_kubewarden(
         kubewarden::kustomization(&refs)?,
     )?;
     Ok(packages)
+}
+
+/// The name of the bundle holding every rule.
+pub const OPA_ALL: &str = "prodready";
+
+/// The text files of the OPA bundles, by path relative to `bundles/opa/`: each rule's
+/// `<rule>/.manifest` and `<rule>/data.json`, and the same for `prodready/` (every rule).
+pub fn opa_files(rules: &[&ModuleMetadata]) -> anyhow::Result<BTreeMap<PathBuf, String>> {
+    let mut out = BTreeMap::new();
+    for m in rules {
+        for (name, text) in opa::text_files(std::slice::from_ref(m))? {
+            out.insert(Path::new(&m.id).join(name), text);
+        }
+    }
+    for (name, text) in opa::text_files(rules)? {
+        out.insert(Path::new(OPA_ALL).join(name), text);
+    }
+    Ok(out)
+}
+
+/// `prodready bundle opa`: `out/<rule>.tar.gz` per rule and `out/prodready.tar.gz` with every
+/// rule. Returns the archives written.
+pub fn write_opa(host: &Host, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out)?;
+    let mut metas = Vec::new();
+    for em in embedded() {
+        let core = RuleModule::from_embedded(host, em)?;
+        metas.push((core.metadata().clone(), em.opa));
+    }
+    metas.sort_by_key(|(m, _)| m.number);
+    let mut written = Vec::new();
+    for (m, wasm) in &metas {
+        let path = out.join(format!("{}.tar.gz", m.id));
+        let files = opa::files(&[(m, wasm)])?;
+        opa::validate(&files)?;
+        opa::write_archive(&path, &files)?;
+        written.push(path);
+    }
+    let all: Vec<(&ModuleMetadata, &[u8])> = metas.iter().map(|(m, w)| (m, *w)).collect();
+    let files = opa::files(&all)?;
+    opa::validate(&files)?;
+    let path = out.join(format!("{OPA_ALL}.tar.gz"));
+    opa::write_archive(&path, &files)?;
+    written.push(path);
+    Ok(written)
 }

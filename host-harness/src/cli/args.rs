@@ -44,6 +44,19 @@ pub enum BundleCommand {
     ///
     /// `bundle kubewarden --out bundles/kubewarden` regenerates the checked-in manifests.
     Kubewarden(KubewardenArgs),
+    /// Every rule as an OPA bundle (tar.gz with .manifest, data.json and the OPA-ABI module at
+    /// /prodready/<rule>/policy.wasm), one per rule and `prodready.tar.gz` with all of them.
+    ///
+    /// `bundle opa --out DIR` also writes each bundle's .manifest and data.json beside it,
+    /// which is what `bundles/opa/` holds.
+    Opa(OpaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpaArgs {
+    /// The directory to write (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

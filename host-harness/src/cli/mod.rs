@@ -12,7 +12,9 @@ use anyhow::{Context as _, bail};
 use prodready_host::{Host, Limits, RuleModule, loader};
 use serde_json::Value;
 
-use args::{BundleCommand, CheckArgs, Cli, Command, EvalArgs, KubewardenArgs, RulesArgs, RunFlags};
+use args::{
+    BundleCommand, CheckArgs, Cli, Command, EvalArgs, KubewardenArgs, OpaArgs, RulesArgs, RunFlags,
+};
 
 pub const EXIT_VIOLATIONS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -28,7 +30,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(a) => rules(&host, &cli.run, a),
         Command::Eval(a) => eval(&host, &cli.run, a),
         Command::Bundle(BundleCommand::Kubewarden(a)) => bundle_kubewarden(&host, &cli.run, a),
+        Command::Bundle(BundleCommand::Opa(a)) => bundle_opa(&host, &cli.run, a),
     }
+}
+
+fn bundle_opa(host: &Host, flags: &RunFlags, a: OpaArgs) -> anyhow::Result<ExitCode> {
+    if flags.no_embedded || !flags.policies.is_empty() {
+        bail!("bundle opa builds the embedded modules; --policy and --no-embedded do not apply");
+    }
+    let modules = prodready_host::load_embedded(host)?;
+    let metas: Vec<&prodready_host::ModuleMetadata> =
+        modules.iter().map(RuleModule::metadata).collect();
+    for (path, text) in prodready_host::bundle::opa_files(&metas)? {
+        let file = a.out.join(path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    }
+    for archive in prodready_host::bundle::write_opa(host, &a.out)? {
+        println!("{}", archive.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bundle_kubewarden(host: &Host, flags: &RunFlags, a: KubewardenArgs) -> anyhow::Result<ExitCode> {
