@@ -94,7 +94,7 @@ fn entries(result: &Value) -> Vec<Value> {
 
 fn expected(rule: &str, verdict: &prodready_sdk::Verdict) -> (Vec<Value>, Vec<Value>) {
     let sets = gatekeeper::sets(rule, verdict);
-    let mut sort = |v: Vec<gatekeeper::GkViolation>| {
+    let sort = |v: Vec<gatekeeper::GkViolation>| {
         let mut v: Vec<Value> = v
             .into_iter()
             .map(|e| serde_json::to_value(e).unwrap())
@@ -272,7 +272,7 @@ fn every_fixture_gives_the_same_answer_through_eval_ctx_opa_eval_and_the_core_ab
                 ));
             }
             // A rejection in the core ABI is a non-empty violation set here, and back.
-            if core.allowed == !violation.is_empty() {
+            if core.allowed != violation.is_empty() {
                 failures.push(format!(
                     "{}: {k}: allowed={} but {} violations",
                     f.path.display(),
