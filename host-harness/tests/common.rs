@@ -151,3 +151,50 @@ pub fn key(doc: &prodready_host::loader::Document) -> String {
     let name = doc.value["metadata"]["name"].as_str().unwrap_or_default();
     format!("{kind}/{name}")
 }
+
+/// A core-ABI session for a fixture file's rule, with the whole file loaded as its context
+/// (as `prodready check` evaluates a manifest set), and the file's targets.
+pub fn core_session(
+    f: &Fixture,
+) -> (
+    prodready_host::Session<'static>,
+    Vec<prodready_host::check::Target>,
+) {
+    let m = module(&f.header.rule);
+    let targets: Vec<prodready_host::check::Target> = f
+        .documents
+        .iter()
+        .map(prodready_host::check::Target::new)
+        .collect();
+    let mut session = prodready_host::Session::new(host(), m);
+    if let Some(ctx) = prodready_host::check::context_json(m.metadata(), &targets) {
+        session.set_context(std::sync::Arc::new(ctx)).unwrap();
+    }
+    (session, targets)
+}
+
+/// Compares generated files with the checked-in ones under `root` (relative paths); with
+/// `PRODREADY_BLESS=1` rewrites them instead. Fails naming the stale files and the command
+/// that regenerates them.
+pub fn assert_fresh(
+    root: &Path,
+    files: &std::collections::BTreeMap<PathBuf, String>,
+    regenerate: &str,
+) {
+    let bless = std::env::var_os("PRODREADY_BLESS").is_some();
+    let mut stale = Vec::new();
+    for (path, text) in files {
+        let file = root.join(path);
+        if bless {
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, text).unwrap();
+        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale in {}: {stale:?}; regenerate with `{regenerate}`",
+        root.display()
+    );
+}

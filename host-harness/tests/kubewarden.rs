@@ -11,8 +11,8 @@ use std::sync::{Arc, OnceLock};
 use common::{Expect, Fixture, fixtures, key, module};
 use prodready_host::bundle::{self, kubewarden as kw, oci};
 use prodready_host::check::{self, Mode, Target};
+use prodready_host::embedded;
 use prodready_host::kubewarden::{Cluster, WapcModule};
-use prodready_host::{Session, embedded};
 use prodready_sdk::Verdict;
 use prodready_sdk::kubewarden::{ValidationResponse, exemptions_annotation, violations_annotation};
 use serde_json::{Value, json};
@@ -159,11 +159,7 @@ fn every_fixture_gives_the_same_verdict_through_wapc_as_through_the_core_abi() {
         let m = module(rule);
         let w = wapc(rule);
         let settings = settings_json(&f);
-        let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
-        let mut session = Session::new(common::host(), m);
-        if let Some(ctx) = check::context_json(m.metadata(), &targets) {
-            session.set_context(Arc::new(ctx)).unwrap();
-        }
+        let (mut session, targets) = common::core_session(&f);
         let cluster = cluster(&f);
         for (i, t) in targets.iter().enumerate() {
             let k = key(&f.documents[i]);
@@ -548,23 +544,10 @@ fn bundle_kubewarden_writes_verified_oci_layouts_and_manifests() {
 fn checked_in_kubewarden_manifests_are_fresh() {
     let modules = prodready_host::load_embedded(common::host()).unwrap();
     let metas: Vec<_> = modules.iter().map(|m| m.metadata()).collect();
-    let files = bundle::kubewarden_files(&metas, kw::DEFAULT_REGISTRY).unwrap();
-    let root = common::repo_root().join("bundles/kubewarden");
-    let bless = std::env::var_os("PRODREADY_BLESS").is_some();
-    let mut stale = Vec::new();
-    for (path, text) in &files {
-        let file = root.join(path);
-        if bless {
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(&file, text).unwrap();
-        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-            stale.push(path.display().to_string());
-        }
-    }
-    assert!(
-        stale.is_empty(),
-        "stale in bundles/kubewarden: {stale:?}; regenerate with \
-         `cargo run --release -- bundle kubewarden --out bundles/kubewarden`"
+    common::assert_fresh(
+        &common::repo_root().join("bundles/kubewarden"),
+        &bundle::kubewarden_files(&metas, kw::DEFAULT_REGISTRY).unwrap(),
+        "cargo run --release -- bundle kubewarden --out bundles/kubewarden",
     );
 }
 

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use common::{Fixture, fixtures, key, module};
 use prodready_host::check::{self, Mode, Target};
 use prodready_host::opa::{OpaInstance, OpaModule};
-use prodready_host::{Session, embedded, opa_link};
+use prodready_host::{embedded, opa_link};
 use prodready_sdk::gatekeeper;
 use serde_json::{Value, json};
 
@@ -245,11 +245,7 @@ fn every_fixture_gives_the_same_answer_through_eval_ctx_opa_eval_and_the_core_ab
         let rule = f.header.rule.as_str();
         let m = module(rule);
         let settings = settings_json(&f);
-        let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
-        let mut session = Session::new(common::host(), m);
-        if let Some(ctx) = check::context_json(m.metadata(), &targets) {
-            session.set_context(std::sync::Arc::new(ctx)).unwrap();
-        }
+        let (mut session, targets) = common::core_session(&f);
         let mut inst = instance(rule, 2);
         inst.set_data(&inventory(&f)).unwrap();
         for (i, t) in targets.iter().enumerate() {
@@ -473,21 +469,10 @@ fn opa_bundles_are_valid_reproducible_and_fresh() {
     // bundles/opa holds each bundle's .manifest and data.json.
     let modules = prodready_host::load_embedded(common::host()).unwrap();
     let metas: Vec<_> = modules.iter().map(|m| m.metadata()).collect();
-    let root = common::repo_root().join("bundles/opa");
-    let bless = std::env::var_os("PRODREADY_BLESS").is_some();
-    let mut stale = Vec::new();
-    for (path, text) in prodready_host::bundle::opa_files(&metas).unwrap() {
-        let file = root.join(&path);
-        if bless {
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(&file, &text).unwrap();
-        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-            stale.push(path.display().to_string());
-        }
-    }
-    assert!(
-        stale.is_empty(),
-        "stale in bundles/opa: {stale:?}; regenerate with `cargo run --release -- bundle opa --out bundles/opa`"
+    common::assert_fresh(
+        &common::repo_root().join("bundles/opa"),
+        &prodready_host::bundle::opa_files(&metas).unwrap(),
+        "cargo run --release -- bundle opa --out bundles/opa",
     );
 }
 
@@ -525,11 +510,7 @@ fn the_npm_opa_sdk_gives_the_same_answers_on_every_fixture() {
         let rule = f.header.rule.as_str();
         let m = module(rule);
         let settings = settings_json(&f);
-        let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
-        let mut session = Session::new(common::host(), m);
-        if let Some(ctx) = check::context_json(m.metadata(), &targets) {
-            session.set_context(std::sync::Arc::new(ctx)).unwrap();
-        }
+        let (mut session, targets) = common::core_session(&f);
         let data = inventory(&f);
         for (i, t) in targets.iter().enumerate() {
             if !m.metadata().handles(&t.group, &t.version, &t.kind) {

@@ -82,44 +82,52 @@ impl Context {
     }
 
     pub(crate) fn from_raw(objects: Vec<Box<RawValue>>) -> Result<Context, String> {
-        let mut out = Vec::with_capacity(objects.len());
-        for (i, raw) in objects.into_iter().enumerate() {
+        Context::build(objects.into_iter().enumerate().map(|(i, raw)| {
             let header: Header = serde_json::from_str(raw.get())
                 .map_err(|e| format!("context.objects[{i}] is not an object: {e}"))?;
             let (Some(api_version), Some(kind)) = (header.api_version, header.kind) else {
                 return Err(format!("context.objects[{i}] has no apiVersion or kind"));
             };
-            out.push(ContextObject {
-                api_version,
-                kind,
-                meta: header.metadata,
-                raw,
-                typed: OnceCell::new(),
-            });
-        }
-        Ok(Context {
-            objects: out,
-            selector_index: RefCell::default(),
-        })
+            Ok((api_version, kind, header.metadata, raw))
+        }))
     }
 
     /// A context from list answers: each item with the apiVersion and kind it was listed as
     /// (items of a Kubernetes list may leave their own out).
     pub fn from_listed(items: Vec<(String, String, Box<RawValue>)>) -> Result<Context, String> {
-        let mut out = Vec::with_capacity(items.len());
-        for (i, (api_version, kind, raw)) in items.into_iter().enumerate() {
-            let header: Header = serde_json::from_str(raw.get())
-                .map_err(|e| format!("listed {kind} #{i} is not an object: {e}"))?;
-            out.push(ContextObject {
-                api_version: header.api_version.unwrap_or(api_version),
-                kind: header.kind.unwrap_or(kind),
-                meta: header.metadata,
-                raw,
-                typed: OnceCell::new(),
-            });
-        }
+        Context::build(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, (api_version, kind, raw))| {
+                    let header: Header = serde_json::from_str(raw.get())
+                        .map_err(|e| format!("listed {kind} #{i} is not an object: {e}"))?;
+                    Ok((
+                        header.api_version.unwrap_or(api_version),
+                        header.kind.unwrap_or(kind),
+                        header.metadata,
+                        raw,
+                    ))
+                }),
+        )
+    }
+
+    fn build(
+        objects: impl Iterator<Item = Result<(String, String, Meta, Box<RawValue>), String>>,
+    ) -> Result<Context, String> {
+        let objects = objects
+            .map(|o| {
+                o.map(|(api_version, kind, meta, raw)| ContextObject {
+                    api_version,
+                    kind,
+                    meta,
+                    raw,
+                    typed: OnceCell::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Context {
-            objects: out,
+            objects,
             selector_index: RefCell::default(),
         })
     }
