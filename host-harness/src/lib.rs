@@ -11,6 +11,7 @@ pub mod guest;
 pub mod kubewarden;
 pub mod loader;
 pub mod module;
+pub mod provider;
 
 pub use engine::{Host, Limits};
 pub use module::{EmbeddedModule, ModuleMetadata, RuleModule, Session, embedded};
