@@ -51,7 +51,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+use rustls::{RootCertStore, ServerConfig, ServerConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -630,53 +630,75 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// One client connection: TLS, then requests until it closes, errs or idles out.
+///
+/// TLS is driven by hand (`read_tls`, `process_new_packets`, `write_tls`) rather than through
+/// `rustls::Stream`, so every socket read, the handshake's included, is checked against the
+/// deadline: a client dripping a byte at a time cannot hold a connection past it.
 struct Conn {
-    stream: StreamOwned<ServerConnection, TcpStream>,
+    tls: ServerConnection,
+    sock: TcpStream,
     buf: Vec<u8>,
     limits: ServerLimits,
 }
 
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 impl Conn {
-    /// Reads more bytes into `buf`, waiting at most until `deadline` (and `io_timeout`).
+    /// Writes whatever TLS has to send (handshake messages, records, alerts).
+    fn flush_tls(&mut self) -> io::Result<()> {
+        self.sock.set_write_timeout(Some(self.limits.io_timeout))?;
+        while self.tls.wants_write() {
+            self.tls.write_tls(&mut self.sock)?;
+        }
+        Ok(())
+    }
+
+    /// Reads more plaintext into `buf`. Within a request, waits until `deadline` at most (then
+    /// a 408); between requests (`None`), `io_timeout` at most (then the connection closes).
     /// `Ok(0)` is the end of the stream.
     fn fill(&mut self, deadline: Option<Instant>) -> Result<usize, HttpError> {
-        let mut wait = self.limits.io_timeout;
-        if let Some(d) = deadline {
-            wait = wait.min(d.saturating_duration_since(Instant::now()));
-        }
-        if wait.is_zero() {
-            return Err(HttpError::Status(
-                408,
-                "the request did not arrive in time".into(),
-            ));
-        }
-        self.stream
-            .sock
-            .set_read_timeout(Some(wait))
-            .map_err(|_| HttpError::Close)?;
+        let limit = deadline.unwrap_or_else(|| Instant::now() + self.limits.io_timeout);
+        let late = || match deadline {
+            Some(_) => HttpError::Status(408, "the request did not arrive in time".into()),
+            None => HttpError::Close,
+        };
         let mut chunk = [0u8; 16 << 10];
-        match self.stream.read(&mut chunk) {
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                Ok(n)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if deadline.is_some() {
-                    Err(HttpError::Status(
-                        408,
-                        "the request did not arrive in time".into(),
-                    ))
-                } else {
-                    Err(HttpError::Close)
+        loop {
+            match self.tls.reader().read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Err(HttpError::Close),
             }
-            // TLS failures (a TLS 1.2 client, a bad certificate) and resets.
-            Err(_) => Err(HttpError::Close),
+            self.flush_tls().map_err(|_| HttpError::Close)?;
+            let wait = self
+                .limits
+                .io_timeout
+                .min(limit.saturating_duration_since(Instant::now()));
+            if wait.is_zero() {
+                return Err(late());
+            }
+            self.sock
+                .set_read_timeout(Some(wait))
+                .map_err(|_| HttpError::Close)?;
+            match self.tls.read_tls(&mut self.sock) {
+                Ok(0) => return Ok(0),
+                Ok(_) => {}
+                Err(e) if timed_out(&e) => return Err(late()),
+                Err(_) => return Err(HttpError::Close),
+            }
+            if self.tls.process_new_packets().is_err() {
+                // A TLS 1.2 client, a bad certificate, garbage: send the alert and go.
+                let _ = self.flush_tls();
+                return Err(HttpError::Close);
+            }
         }
     }
 
@@ -720,11 +742,8 @@ impl Conn {
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream
-            .sock
-            .set_write_timeout(Some(self.limits.io_timeout))?;
-        self.stream.write_all(bytes)?;
-        self.stream.flush()
+        self.tls.writer().write_all(bytes)?;
+        self.flush_tls()
     }
 
     fn send(&mut self, reply: &Reply) -> io::Result<()> {
@@ -825,7 +844,8 @@ fn serve_connection(
         return;
     };
     let mut conn = Conn {
-        stream: StreamOwned::new(session, stream),
+        tls: session,
+        sock: stream,
         buf: Vec::new(),
         limits,
     };
@@ -846,8 +866,8 @@ fn serve_connection(
             break;
         }
     }
-    conn.stream.conn.send_close_notify();
-    let _ = conn.stream.flush();
+    conn.tls.send_close_notify();
+    let _ = conn.flush_tls();
 }
 
 /// Routes one request and reads its body when it has one.
