@@ -388,62 +388,101 @@ fn template(rule: &str) -> &'static Value {
     &templates().iter().find(|(id, _)| id == rule).unwrap().1
 }
 
+/// The fixture's settings with every check the settings do not re-grade made an error: every
+/// violation then denies, so the template must relay all of them (warnings included, and the
+/// cross-object ones that read the synced Services).
+fn everything_denies(settings: Option<&Value>, rule: &str) -> Value {
+    let mut s = settings.cloned().unwrap_or_else(|| json!({}));
+    if s.get("severity").is_none() {
+        s["severity"] = json!({});
+    }
+    for c in &module(rule).metadata().checks {
+        if s["severity"].get(&c.id).is_none() {
+            s["severity"][&c.id] = json!("error");
+        }
+    }
+    s
+}
+
+#[derive(Default)]
+struct Tally {
+    compared: usize,
+    denied: usize,
+    failures: Vec<String>,
+}
+
+/// Runs every object of a fixture through the template (and so the provider) with
+/// `parameters`, and through the core ABI with the same settings and the file as context.
+fn compare_fixture(f: &common::Fixture, parameters: &Value, addr: SocketAddr, tally: &mut Tally) {
+    let rule = f.header.rule.as_str();
+    let m = module(rule);
+    let settings = parameters.to_string();
+    let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
+    let mut session = Session::new(common::host(), m);
+    if let Some(ctx) = check::context_json(m.metadata(), &targets) {
+        session.set_context(Arc::new(ctx)).unwrap();
+    }
+    let docs: Vec<Value> = f.documents.iter().map(|d| d.value.clone()).collect();
+    let inventory = inventory(&docs);
+    for (i, t) in targets.iter().enumerate() {
+        let k = key(&f.documents[i]);
+        let envelope = check::envelope(t, i, &settings, Mode::Admission);
+        let core = session.evaluate(&envelope);
+        let review = serde_json::from_slice::<Value>(&envelope).unwrap()["request"].clone();
+        let input = json!({"review": review, "parameters": parameters});
+        match evaluate_template(template(rule), &input, &inventory, addr) {
+            Ok(violations) => {
+                let got = checks_of(&violations);
+                let want = denying(&core);
+                if got != want {
+                    tally.failures.push(format!(
+                        "{}: {k} ({parameters}): core denies with {want:?}, the template with {got:?}: {violations:?}",
+                        f.path.display()
+                    ));
+                }
+                // Every entry carries the rule and a message.
+                for v in &violations {
+                    if v["details"]["rule"] != rule || !v["msg"].is_string() {
+                        tally
+                            .failures
+                            .push(format!("{}: {k}: entry {v}", f.path.display()));
+                    }
+                }
+                if !want.is_empty() {
+                    tally.denied += 1;
+                }
+            }
+            Err(e) => tally
+                .failures
+                .push(format!("{}: {k}: regorus: {e:#}", f.path.display())),
+        }
+        tally.compared += 1;
+    }
+}
+
 #[test]
 fn every_fixture_object_gets_the_same_denying_checks_through_the_template_and_the_provider() {
     let addr = provider_addr();
-    let mut failures = Vec::new();
-    let mut compared = 0;
-    let mut denied = 0;
+    let mut tally = Tally::default();
+    let mut strict = Tally::default();
     for f in fixtures() {
-        let rule = f.header.rule.as_str();
-        let m = module(rule);
-        let settings = f
-            .header
-            .settings
-            .as_ref()
-            .map_or_else(|| "{}".to_string(), Value::to_string);
-        let parameters: Value = f.header.settings.clone().unwrap_or(json!({}));
-        let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
-        let mut session = Session::new(common::host(), m);
-        if let Some(ctx) = check::context_json(m.metadata(), &targets) {
-            session.set_context(Arc::new(ctx)).unwrap();
-        }
-        let docs: Vec<Value> = f.documents.iter().map(|d| d.value.clone()).collect();
-        let inventory = inventory(&docs);
-        for (i, t) in targets.iter().enumerate() {
-            let k = key(&f.documents[i]);
-            let envelope = check::envelope(t, i, &settings, Mode::Admission);
-            let core = session.evaluate(&envelope);
-            let review = serde_json::from_slice::<Value>(&envelope).unwrap()["request"].clone();
-            let input = json!({"review": review, "parameters": parameters});
-            match evaluate_template(template(rule), &input, &inventory, addr) {
-                Ok(violations) => {
-                    let got = checks_of(&violations);
-                    let want = denying(&core);
-                    if got != want {
-                        failures.push(format!(
-                            "{}: {k}: core denies with {want:?}, the template with {got:?}: {violations:?}",
-                            f.path.display()
-                        ));
-                    }
-                    // Every entry carries the rule and a message.
-                    for v in &violations {
-                        if v["details"]["rule"] != rule || !v["msg"].is_string() {
-                            failures.push(format!("{}: {k}: entry {v}", f.path.display()));
-                        }
-                    }
-                    if !want.is_empty() {
-                        denied += 1;
-                    }
-                }
-                Err(e) => failures.push(format!("{}: {k}: regorus: {e:#}", f.path.display())),
-            }
-            compared += 1;
-        }
+        let parameters = f.header.settings.clone().unwrap_or_else(|| json!({}));
+        compare_fixture(&f, &parameters, addr, &mut tally);
+        let all = everything_denies(f.header.settings.as_ref(), &f.header.rule);
+        compare_fixture(&f, &all, addr, &mut strict);
     }
-    assert!(compared > 50, "only {compared} objects compared");
-    assert!(denied > 10, "only {denied} denials compared");
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        tally.compared > 50,
+        "only {} objects compared",
+        tally.compared
+    );
+    assert!(tally.denied > 10, "only {} denials compared", tally.denied);
+    assert!(
+        strict.denied > tally.denied,
+        "re-grading to error denies more"
+    );
+    tally.failures.extend(strict.failures);
+    assert!(tally.failures.is_empty(), "{}", tally.failures.join("\n"));
 }
 
 fn deployment(name: &str, namespace: &str) -> Value {
@@ -1149,4 +1188,112 @@ fn bundle_gatekeeper_writes_every_file_and_templates_parse_as_yaml() {
         assert!(out.join(f).is_file(), "{f}");
     }
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CLI.
+
+/// Kills the child when the test ends, passing or failing.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn cli_serve_gatekeeper_provider_answers_over_tls() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("prodready-gk-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tls.crt"), &pki().server_cert_pem).unwrap();
+    std::fs::write(dir.join("tls.key"), &pki().server_key_pem).unwrap();
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_prodready"))
+            .args(["serve", "gatekeeper-provider", "--addr", "127.0.0.1:0"])
+            .arg("--tls-cert")
+            .arg(dir.join("tls.crt"))
+            .arg("--tls-key")
+            .arg(dir.join("tls.key"))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // "prodready: Gatekeeper external-data provider on https://127.0.0.1:PORT (rules: ...)"
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line
+        .split("https://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .parse()
+        .unwrap();
+    assert!(line.contains("health-check"), "{line}");
+    let r = raw(
+        addr,
+        b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let (status, r) = ask(
+        addr,
+        &[key_for(
+            "health-check",
+            &deployment("web", "shop"),
+            json!({}),
+        )],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        r.response.items[0].value.as_ref().unwrap().violation.len(),
+        2
+    );
+    drop(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cli_serve_refuses_a_missing_certificate_and_bundle_gatekeeper_writes_the_bundle() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prodready"))
+        .args([
+            "serve",
+            "gatekeeper-provider",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent/tls.crt",
+            "--tls-key",
+            "/nonexistent/tls.key",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/tls.crt"), "{stderr}");
+
+    let dir = std::env::temp_dir().join(format!("prodready-gk-bundle-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prodready"))
+        .args(["bundle", "gatekeeper", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metas: Vec<_> = common::modules().iter().map(|m| m.metadata()).collect();
+    for (path, text) in bundle::gatekeeper_files(&metas).unwrap() {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(&path)).unwrap(),
+            text,
+            "{}",
+            path.display()
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
