@@ -13,6 +13,7 @@ pub mod loader;
 pub mod module;
 pub mod opa;
 pub mod opa_link;
+pub mod provider;
 
 pub use engine::{Host, Limits};
 pub use module::{EmbeddedModule, ModuleMetadata, RuleModule, Session, embedded};

@@ -1,5 +1,6 @@
 //! Bundles for other engines, generated from the embedded modules and their metadata.
 
+pub mod gatekeeper;
 pub mod kubewarden;
 pub mod oci;
 pub mod opa;
@@ -125,4 +126,42 @@ pub fn write_opa(host: &Host, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     opa::write_archive(&path, &files)?;
     written.push(path);
     Ok(written)
+}
+
+/// The files of the Gatekeeper bundle, by path relative to its root: what
+/// `bundles/gatekeeper/` holds.
+pub fn gatekeeper_files(rules: &[&ModuleMetadata]) -> anyhow::Result<BTreeMap<PathBuf, String>> {
+    // In the order of the talk, whatever order the caller has them in.
+    let mut rules = rules.to_vec();
+    rules.sort_by_key(|m| m.number);
+    let rules = rules.as_slice();
+    let mut files = BTreeMap::new();
+    for m in rules {
+        for (name, text) in gatekeeper::manifests(m)? {
+            files.insert(Path::new(&m.id).join(name), text);
+        }
+    }
+    for (name, text) in gatekeeper::shared(rules, env!("CARGO_PKG_VERSION"))? {
+        files.insert(PathBuf::from(name), text);
+    }
+    Ok(files)
+}
+
+/// `prodready bundle gatekeeper`: writes the Gatekeeper bundle of every embedded rule under
+/// `out/`. Returns the paths written, relative to `out`.
+pub fn write_gatekeeper(host: &Host, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut metas = Vec::new();
+    for em in embedded() {
+        metas.push(RuleModule::from_embedded(host, em)?.metadata().clone());
+    }
+    let refs: Vec<&ModuleMetadata> = metas.iter().collect();
+    let files = gatekeeper_files(&refs)?;
+    for (path, text) in &files {
+        let file = out.join(path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&file, text)?;
+    }
+    Ok(files.into_keys().collect())
 }

@@ -31,9 +31,50 @@ pub enum Command {
     ///
     /// Like `kwctl run`: exits 0 when the module answered, whatever it answered.
     Eval(EvalArgs),
-    /// Build the bundles other engines install: `bundle kubewarden --out DIR`.
+    /// Build the bundles other engines install: `bundle kubewarden --out DIR`,
+    /// `bundle gatekeeper --out DIR`.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Run a server: `serve gatekeeper-provider --tls-cert FILE --tls-key FILE`.
+    #[command(subcommand)]
+    Serve(ServeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Gatekeeper's external-data provider: evaluates the keys the generated
+    /// ConstraintTemplates send (`bundle gatekeeper`) with the embedded modules, over HTTPS
+    /// (TLS 1.3 only). `POST /validate` answers Gatekeeper, `GET /healthz` answers probes.
+    ///
+    /// Runs until killed. The certificate and key are re-read when their files change.
+    GatekeeperProvider(GatekeeperProviderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GatekeeperProviderArgs {
+    /// The address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:8443")]
+    pub addr: String,
+    /// The server's certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+    /// Require clients to present a certificate signed by this CA (PEM): Gatekeeper's, for
+    /// mutual TLS (its `gatekeeper-webhook-server-cert` Secret holds it as `ca.crt`).
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// Largest request body, in bytes; larger requests get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
+    pub max_body_bytes: usize,
+    /// Timeout of each read and write, and of an idle connection, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub io_timeout_ms: u64,
+    /// Connections served at once (at most 128, the instances the host keeps ready).
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..=128))]
+    pub max_connections: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,10 +91,23 @@ pub enum BundleCommand {
     /// `bundle opa --out DIR` also writes each bundle's .manifest and data.json beside it,
     /// which is what `bundles/opa/` holds.
     Opa(OpaArgs),
+    /// Every rule as a Gatekeeper ConstraintTemplate that asks the external-data provider
+    /// (`serve gatekeeper-provider`), an example Constraint per rule, and the provider's
+    /// Deployment, Service, Provider, sync Config and a kustomization.yaml.
+    ///
+    /// `bundle gatekeeper --out bundles/gatekeeper` regenerates the checked-in manifests.
+    Gatekeeper(GatekeeperArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct OpaArgs {
+    /// The directory to write (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GatekeeperArgs {
     /// The directory to write (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

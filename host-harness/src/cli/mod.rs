@@ -13,7 +13,8 @@ use prodready_host::{Host, Limits, RuleModule, loader};
 use serde_json::Value;
 
 use args::{
-    BundleCommand, CheckArgs, Cli, Command, EvalArgs, KubewardenArgs, OpaArgs, RulesArgs, RunFlags,
+    BundleCommand, CheckArgs, Cli, Command, EvalArgs, GatekeeperArgs, GatekeeperProviderArgs,
+    KubewardenArgs, OpaArgs, RulesArgs, RunFlags, ServeCommand,
 };
 
 pub const EXIT_VIOLATIONS: u8 = 1;
@@ -31,6 +32,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(a) => eval(&host, &cli.run, a),
         Command::Bundle(BundleCommand::Kubewarden(a)) => bundle_kubewarden(&host, &cli.run, a),
         Command::Bundle(BundleCommand::Opa(a)) => bundle_opa(&host, &cli.run, a),
+        Command::Bundle(BundleCommand::Gatekeeper(a)) => bundle_gatekeeper(&host, &cli.run, a),
+        Command::Serve(ServeCommand::GatekeeperProvider(a)) => {
+            serve_gatekeeper_provider(&host, &cli.run, a)
+        }
     }
 }
 
@@ -51,6 +56,58 @@ fn bundle_opa(host: &Host, flags: &RunFlags, a: OpaArgs) -> anyhow::Result<ExitC
     for archive in prodready_host::bundle::write_opa(host, &a.out)? {
         println!("{}", archive.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bundle_gatekeeper(host: &Host, flags: &RunFlags, a: GatekeeperArgs) -> anyhow::Result<ExitCode> {
+    if flags.no_embedded || !flags.policies.is_empty() {
+        bail!(
+            "bundle gatekeeper builds the embedded modules; --policy and --no-embedded do not apply"
+        );
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let written = prodready_host::bundle::write_gatekeeper(host, &a.out)?;
+    for path in &written {
+        println!("{}", a.out.join(path).display());
+    }
+    println!(
+        "{} files in {}; install with `kubectl apply -k {}` (see README.md, Gatekeeper)",
+        written.len(),
+        a.out.display(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve_gatekeeper_provider(
+    host: &Host,
+    flags: &RunFlags,
+    a: GatekeeperProviderArgs,
+) -> anyhow::Result<ExitCode> {
+    use prodready_host::provider::{Provider, Server, ServerLimits, TlsFiles, tls_config};
+    let modules = modules(host, flags)?;
+    if modules.is_empty() {
+        bail!("no rule modules to serve");
+    }
+    let tls = tls_config(&TlsFiles {
+        cert: a.tls_cert,
+        key: a.tls_key,
+        client_ca: a.client_ca,
+    })?;
+    let limits = ServerLimits {
+        max_body_bytes: a.max_body_bytes,
+        io_timeout: Duration::from_millis(a.io_timeout_ms.max(1)),
+        max_connections: usize::from(a.max_connections),
+        ..ServerLimits::default()
+    };
+    let server = Server::bind(&a.addr, tls, limits)?;
+    let provider = Provider::new(host, modules);
+    eprintln!(
+        "prodready: Gatekeeper external-data provider on https://{} (rules: {})",
+        server.local_addr()?,
+        provider.rules().join(", ")
+    );
+    server.serve(&provider);
     Ok(ExitCode::SUCCESS)
 }
 
