@@ -198,3 +198,19 @@ pub fn assert_fresh(
         root.display()
     );
 }
+
+/// A Deployment with one container and nothing else: no probes, no resources, no preStop.
+pub fn deployment(name: &str, namespace: &str) -> Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
+            },
+        },
+    })
+}

@@ -485,21 +485,6 @@ fn every_fixture_object_gets_the_same_denying_checks_through_the_template_and_th
     assert!(tally.failures.is_empty(), "{}", tally.failures.join("\n"));
 }
 
-fn deployment(name: &str, namespace: &str) -> Value {
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
-            },
-        },
-    })
-}
-
 /// Gatekeeper's `input.review` for a CREATE of `object`.
 fn review(object: &Value) -> Value {
     json!({
@@ -529,11 +514,13 @@ fn cross_object_checks_read_the_synced_services_of_the_namespace() {
     let inv = inventory(std::slice::from_ref(&service));
     // prestop-delay is a warning by default: make it deny to see it.
     let parameters = json!({"severity": {"prestop-delay": "error"}});
-    let input = json!({"review": review(&deployment("web", "shop")), "parameters": parameters});
+    let input =
+        json!({"review": review(&common::deployment("web", "shop")), "parameters": parameters});
     let v = evaluate_template(t, &input, &inv, addr).unwrap();
     assert_eq!(checks_of(&v), ["prestop-delay"], "{v:?}");
     // The same Deployment in a namespace without Services needs no preStop delay.
-    let input = json!({"review": review(&deployment("web", "other")), "parameters": parameters});
+    let input =
+        json!({"review": review(&common::deployment("web", "other")), "parameters": parameters});
     let v = evaluate_template(t, &input, &inv, addr).unwrap();
     assert_eq!(checks_of(&v), Vec::<String>::new(), "{v:?}");
 }
@@ -542,12 +529,13 @@ fn cross_object_checks_read_the_synced_services_of_the_namespace() {
 fn invalid_parameters_and_unreadable_objects_deny_through_the_template() {
     let addr = provider_addr();
     let t = template("health-check");
-    let input = json!({"review": review(&deployment("web", "shop")), "parameters": {"nope": 1}});
+    let input =
+        json!({"review": review(&common::deployment("web", "shop")), "parameters": {"nope": 1}});
     let v = evaluate_template(t, &input, &json!({}), addr).unwrap();
     assert_eq!(checks_of(&v), ["error"]);
     assert_eq!(v[0]["details"]["code"], "invalid-settings");
     assert!(v[0]["msg"].as_str().unwrap().contains("nope"), "{v:?}");
-    let mut broken = deployment("web", "shop");
+    let mut broken = common::deployment("web", "shop");
     broken["spec"]["template"]["spec"]["containers"] = json!(7);
     // Even in audit mode: audit reports violations, not unreadable input.
     let input = json!({"review": review(&broken), "parameters": {"audit": true}});
@@ -564,7 +552,7 @@ fn an_unreachable_provider_denies_through_the_template() {
         l.local_addr().unwrap()
     };
     let t = template("resource-management");
-    let input = json!({"review": review(&deployment("web", "shop")), "parameters": {}});
+    let input = json!({"review": review(&common::deployment("web", "shop")), "parameters": {}});
     let v = evaluate_template(t, &input, &json!({}), dead).unwrap();
     assert_eq!(checks_of(&v), ["error"], "{v:?}");
     assert_eq!(v[0]["details"]["code"], "provider-unavailable");
@@ -580,10 +568,14 @@ fn key_for(rule: &str, object: &Value, parameters: Value) -> String {
 #[test]
 fn keys_are_answered_in_order_with_the_rules_violation_and_warn_sets() {
     let keys = vec![
-        key_for("health-check", &deployment("web", "shop"), json!({})),
         key_for(
             "health-check",
-            &deployment("web", "shop"),
+            &common::deployment("web", "shop"),
+            json!({}),
+        ),
+        key_for(
+            "health-check",
+            &common::deployment("web", "shop"),
             json!({"audit": true}),
         ),
     ];
@@ -642,7 +634,8 @@ fn bad_keys_get_an_error_item_and_no_value() {
         assert!(item.value.is_none(), "{name}: {item:?}");
         assert!(item.error.starts_with("prodready: "), "{name}: {item:?}");
     }
-    let unknown = json!({"rule": "image-pinning", "review": review(&deployment("web", "shop"))});
+    let unknown =
+        json!({"rule": "image-pinning", "review": review(&common::deployment("web", "shop"))});
     let (_, r) = ask(provider_addr(), &[unknown.to_string()]);
     let item = &r.response.items[0];
     assert!(item.value.is_none());
@@ -658,7 +651,7 @@ fn bad_keys_get_an_error_item_and_no_value() {
 
 #[test]
 fn an_error_verdict_is_a_violation_entry_not_an_allow() {
-    let mut broken = deployment("web", "shop");
+    let mut broken = common::deployment("web", "shop");
     broken["spec"]["template"]["spec"]["containers"] = json!(7);
     let (_, r) = ask(
         provider_addr(),
@@ -678,11 +671,11 @@ fn context_objects_in_the_key_reach_the_rule() {
     let service = json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "shop"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
-    let with = json!({"rule": "graceful-shutdown", "review": review(&deployment("web", "shop")),
+    let with = json!({"rule": "graceful-shutdown", "review": review(&common::deployment("web", "shop")),
                       "parameters": {}, "context": [service]});
-    let without = json!({"rule": "graceful-shutdown", "review": review(&deployment("web", "shop")),
+    let without = json!({"rule": "graceful-shutdown", "review": review(&common::deployment("web", "shop")),
                          "parameters": {}, "context": []});
-    let bad = json!({"rule": "graceful-shutdown", "review": review(&deployment("web", "shop")),
+    let bad = json!({"rule": "graceful-shutdown", "review": review(&common::deployment("web", "shop")),
                      "context": [7]});
     let (_, r) = ask(
         provider_addr(),
@@ -794,7 +787,7 @@ fn one_connection_serves_several_requests() {
         assert_eq!(read_response(&mut s).unwrap().status, 200);
         s.write_all(&post_request(&provider_request(&[key_for(
             "health-check",
-            &deployment("web", "shop"),
+            &common::deployment("web", "shop"),
             json!({}),
         )])))
         .unwrap();
@@ -1230,7 +1223,7 @@ fn cli_serve_gatekeeper_provider_answers_over_tls() {
         addr,
         &[key_for(
             "health-check",
-            &deployment("web", "shop"),
+            &common::deployment("web", "shop"),
             json!({}),
         )],
     );

@@ -204,21 +204,6 @@ fn every_fixture_gives_the_same_verdict_through_wapc_as_through_the_core_abi() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn deployment(name: &str, namespace: &str) -> Value {
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
-            },
-        },
-    })
-}
-
 fn request(object: &Value, settings: Value) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "request": {
@@ -244,7 +229,7 @@ fn request(object: &Value, settings: Value) -> Vec<u8> {
 fn a_full_admission_request_is_rejected_with_every_message() {
     let r = wapc("health-check")
         .validate(
-            &request(&deployment("web", "shop"), json!({})),
+            &request(&common::deployment("web", "shop"), json!({})),
             Arc::default(),
         )
         .unwrap();
@@ -268,7 +253,7 @@ fn a_full_admission_request_is_rejected_with_every_message() {
 fn audit_mode_accepts_and_reports_as_warnings() {
     let r = wapc("health-check")
         .validate(
-            &request(&deployment("web", "shop"), json!({"audit": true})),
+            &request(&common::deployment("web", "shop"), json!({"audit": true})),
             Arc::default(),
         )
         .unwrap();
@@ -287,7 +272,7 @@ fn audit_mode_accepts_and_reports_as_warnings() {
 #[test]
 fn input_the_rule_cannot_read_is_rejected_with_a_code() {
     let w = wapc("resource-management");
-    let mut broken = deployment("web", "shop");
+    let mut broken = common::deployment("web", "shop");
     broken["spec"]["template"]["spec"]["containers"] = json!("not a list");
     let r = w
         .validate(&request(&broken, json!({})), Arc::default())
@@ -303,7 +288,7 @@ fn input_the_rule_cannot_read_is_rejected_with_a_code() {
 
     let r = w
         .validate(
-            &request(&deployment("web", "shop"), json!({"nope": 1})),
+            &request(&common::deployment("web", "shop"), json!({"nope": 1})),
             Arc::default(),
         )
         .unwrap();
@@ -325,14 +310,14 @@ fn cross_object_checks_read_services_through_host_capabilities() {
     let with_service = Arc::new(Cluster::new(vec![service.clone()]));
     let r = w
         .validate(
-            &request(&deployment("web", "shop"), json!({})),
+            &request(&common::deployment("web", "shop"), json!({})),
             with_service.clone(),
         )
         .unwrap();
     assert_eq!(reported_ids("graceful-shutdown", &r), ["prestop-delay"]);
     let r = w
         .validate(
-            &request(&deployment("web", "other"), json!({})),
+            &request(&common::deployment("web", "other"), json!({})),
             with_service,
         )
         .unwrap();
@@ -346,7 +331,10 @@ fn a_failed_host_capability_call_rejects_and_says_why() {
     let w = wapc("graceful-shutdown");
     let refusing = Arc::new(Cluster::refusing("policy has no access to v1/Service"));
     let r = w
-        .validate(&request(&deployment("web", "shop"), json!({})), refusing)
+        .validate(
+            &request(&common::deployment("web", "shop"), json!({})),
+            refusing,
+        )
         .unwrap();
     assert!(!r.accepted);
     assert_eq!(r.code, Some(500));
@@ -378,7 +366,7 @@ fn validate_settings_and_protocol_version_answer_as_kubewarden_expects() {
 #[test]
 fn an_error_verdict_never_accepts_whatever_the_settings() {
     // Fail-closed even in audit mode: audit reports violations, not unreadable input.
-    let mut broken = deployment("web", "shop");
+    let mut broken = common::deployment("web", "shop");
     broken["spec"]["template"]["spec"]["containers"] = json!(7);
     for (id, w) in wapc_modules() {
         let r = w
@@ -587,7 +575,7 @@ fn a_trapping_or_looping_wapc_guest_is_an_error_not_an_accept() {
     for (name, wasm) in cases {
         let w = WapcModule::new(common::host(), name, &wasm).unwrap();
         let r = w.validate(
-            &request(&deployment("web", "shop"), json!({})),
+            &request(&common::deployment("web", "shop"), json!({})),
             Arc::default(),
         );
         assert!(r.is_err(), "{name}: {r:?}");

@@ -283,20 +283,6 @@ fn every_fixture_gives_the_same_answer_through_eval_ctx_opa_eval_and_the_core_ab
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn deployment(namespace: &str) -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": namespace},
-        "spec": {
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
-            },
-        },
-    })
-}
-
 fn review(object: &Value) -> Value {
     json!({
         "uid": "1", "operation": "CREATE",
@@ -308,7 +294,7 @@ fn review(object: &Value) -> Value {
 
 #[test]
 fn input_it_cannot_understand_is_a_violation_never_undefined() {
-    let mut broken = deployment("shop");
+    let mut broken = common::deployment("web", "shop");
     broken["spec"]["template"]["spec"]["containers"] = json!({"not": "a list"});
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let cases: Vec<(Vec<u8>, &str)> = vec![
@@ -321,7 +307,7 @@ fn input_it_cannot_understand_is_a_violation_never_undefined() {
         ),
         (
             serde_json::to_vec(
-                &json!({"review": review(&deployment("shop")), "parameters": {"nope": 1}}),
+                &json!({"review": review(&common::deployment("web", "shop")), "parameters": {"nope": 1}}),
             )
             .unwrap(),
             "invalid-settings",
@@ -369,7 +355,8 @@ fn input_it_cannot_understand_is_a_violation_never_undefined() {
 #[test]
 fn cross_object_checks_read_gatekeeper_inventory_and_data_patches() {
     let mut inst = instance("graceful-shutdown", 2);
-    let input = serde_json::to_vec(&json!({"review": review(&deployment("shop"))})).unwrap();
+    let input =
+        serde_json::to_vec(&json!({"review": review(&common::deployment("web", "shop"))})).unwrap();
     let ids = |v: &[Value]| {
         v.iter()
             .map(|e| e["details"]["check"].as_str().unwrap().to_string())
@@ -395,7 +382,8 @@ fn cross_object_checks_read_gatekeeper_inventory_and_data_patches() {
     );
     assert!(evaluate_all_paths(&mut inst, 0, &input).is_empty());
     // A Service in another namespace does not select it.
-    let other = serde_json::to_vec(&json!({"review": review(&deployment("other"))})).unwrap();
+    let other = serde_json::to_vec(&json!({"review": review(&common::deployment("web", "other"))}))
+        .unwrap();
     assert!(ids(&evaluate_all_paths(&mut inst, 1, &other)).is_empty());
     // Paths that are not arrays of strings are refused with the ABI's code.
     assert_eq!(inst.data_add_path(&[], &json!(1)).unwrap(), 3);
@@ -404,7 +392,8 @@ fn cross_object_checks_read_gatekeeper_inventory_and_data_patches() {
 #[test]
 fn the_heap_is_rewound_between_evaluations() {
     let mut inst = instance("resource-management", 2);
-    let input = serde_json::to_vec(&json!({"review": review(&deployment("shop"))})).unwrap();
+    let input =
+        serde_json::to_vec(&json!({"review": review(&common::deployment("web", "shop"))})).unwrap();
     let mut sizes = Vec::new();
     for round in 0..300 {
         inst.eval_ctx(0, &input).unwrap();
@@ -418,7 +407,7 @@ fn the_heap_is_rewound_between_evaluations() {
         "memory grew across evaluations: {sizes:?}"
     );
     // A large input grows memory instead of failing.
-    let mut big = deployment("shop");
+    let mut big = common::deployment("web", "shop");
     big["metadata"]["annotations"] = json!({"blob": "x".repeat(3 << 20)});
     let big_input = serde_json::to_vec(&json!({"review": review(&big)})).unwrap();
     let violation = evaluate_all_paths(&mut inst, 0, &big_input);
