@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+use crate::metadata::{Resource, RuleInfo};
 use crate::object::{Header, Meta, split_api_version};
 
 /// One context object: its header, its JSON, and a typed form parsed on first use.
@@ -326,4 +327,75 @@ mod tests {
                 .is_empty()
         );
     }
+}
+
+/// What an admission request needs from outside its envelope before it is evaluated: the
+/// rule's context resources, in the request's namespace (`None`: every namespace). The
+/// Kubewarden flavour fetches them through host capabilities; the OPA flavour reads them from
+/// Gatekeeper's inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needed {
+    pub resources: &'static [Resource],
+    pub namespace: Option<String>,
+}
+
+/// Only what [`needed`] reads of an envelope; everything else is skipped unparsed.
+#[derive(Deserialize)]
+struct Peek {
+    request: PeekRequest,
+}
+
+#[derive(Deserialize)]
+struct PeekRequest {
+    #[serde(default)]
+    kind: Option<PeekKind>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    object: Option<PeekObject>,
+}
+
+#[derive(Deserialize)]
+struct PeekKind {
+    #[serde(default)]
+    group: String,
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct PeekObject {
+    #[serde(default)]
+    metadata: Option<PeekMeta>,
+}
+
+#[derive(Deserialize)]
+struct PeekMeta {
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+/// The context an envelope's request needs: `None` when the rule reads no context, does not
+/// evaluate this kind or operation, or the envelope cannot be read (the evaluation reports
+/// that). The namespace is `request.namespace`, else the object's own.
+pub fn needed(info: &RuleInfo, envelope: &[u8]) -> Option<Needed> {
+    if info.context.is_empty() {
+        return None;
+    }
+    let request = serde_json::from_slice::<Peek>(envelope).ok()?.request;
+    let operation = request.operation.as_deref().unwrap_or("CREATE");
+    let kind = request.kind?;
+    if !info.handles(&kind.group, &kind.kind) || !info.operations.contains(&operation) {
+        return None;
+    }
+    let namespace = request
+        .namespace
+        .filter(|n| !n.is_empty())
+        .or_else(|| request.object?.metadata?.namespace)
+        .filter(|n| !n.is_empty());
+    Some(Needed {
+        resources: info.context,
+        namespace,
+    })
 }

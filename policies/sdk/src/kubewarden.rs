@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::context::Context;
+use crate::context::{self, Context};
 use crate::metadata::Resource;
 use crate::object::split_api_version;
 use crate::run;
@@ -65,29 +65,6 @@ impl ListRequest {
     }
 }
 
-/// What `validate` needs to know before it evaluates: which objects to fetch.
-#[derive(Deserialize)]
-struct Peek {
-    request: PeekRequest,
-}
-
-#[derive(Deserialize)]
-struct PeekRequest {
-    #[serde(default)]
-    kind: Option<PeekKind>,
-    #[serde(default)]
-    operation: Option<String>,
-    #[serde(default)]
-    namespace: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct PeekKind {
-    #[serde(default)]
-    group: String,
-    kind: String,
-}
-
 #[derive(Deserialize)]
 struct List {
     #[serde(default)]
@@ -98,29 +75,16 @@ struct List {
 /// rule, when the rule evaluates the request at all. Unreadable payloads need none (the
 /// evaluation reports them).
 pub fn context_requests<R: Rule>(payload: &[u8]) -> Vec<ListRequest> {
-    let info = &R::INFO;
-    if info.context.is_empty() {
-        return Vec::new();
-    }
-    let Ok(peek) = serde_json::from_slice::<Peek>(payload) else {
+    let Some(needed) = context::needed(&R::INFO, payload) else {
         return Vec::new();
     };
-    let request = peek.request;
-    let operation = request.operation.as_deref().unwrap_or("CREATE");
-    let handled = request
-        .kind
-        .as_ref()
-        .is_some_and(|k| info.handles(&k.group, &k.kind));
-    if !handled || !info.operations.contains(&operation) {
-        return Vec::new();
-    }
-    let namespace = request.namespace.filter(|n| !n.is_empty());
-    info.context
+    needed
+        .resources
         .iter()
         .map(|r| ListRequest {
             api_version: r.api_version(),
             kind: r.kind.to_string(),
-            namespace: namespace.clone(),
+            namespace: needed.namespace.clone(),
             label_selector: None,
             field_selector: None,
         })

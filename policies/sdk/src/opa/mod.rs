@@ -22,7 +22,7 @@ pub mod heap;
 use serde_json::value::RawValue;
 
 use crate::Rule;
-use crate::context::Context;
+use crate::context::{self, Context};
 use crate::gatekeeper;
 use crate::metadata::Resource;
 use crate::run;
@@ -113,21 +113,6 @@ fn inventory(
     out
 }
 
-/// The namespace a review is about: `review.namespace`, else the object's own.
-fn review_namespace(input: &serde_json::Value) -> Option<String> {
-    let review = input.get("review")?;
-    review
-        .get("namespace")
-        .and_then(|n| n.as_str())
-        .filter(|n| !n.is_empty())
-        .or_else(|| {
-            review
-                .pointer("/object/metadata/namespace")
-                .and_then(|n| n.as_str())
-        })
-        .map(str::to_string)
-}
-
 /// Evaluates an entrypoint on Gatekeeper's input (JSON text; `None` when the host gave none)
 /// and `data`. Always a defined result: errors are `violation` entries.
 pub fn evaluate<R: Rule>(entrypoint: i32, input: Option<&[u8]>, data: Option<&Val>) -> Val {
@@ -159,13 +144,13 @@ fn evaluate_sets<R: Rule>(input: &[u8], data: Option<&Val>) -> gatekeeper::Sets 
     let verdict = match gatekeeper::envelope(input) {
         Err(message) => Verdict::error(ErrorCode::InvalidEnvelope, message),
         Ok(envelope) => {
-            let context = if R::INFO.context.is_empty() {
-                Ok(Context::default())
-            } else {
-                let namespace = serde_json::from_slice::<serde_json::Value>(input)
-                    .ok()
-                    .and_then(|v| review_namespace(&v));
-                Context::from_listed(inventory(data, R::INFO.context, namespace.as_deref()))
+            let context = match context::needed(&R::INFO, &envelope) {
+                None => Ok(Context::default()),
+                Some(needed) => Context::from_listed(inventory(
+                    data,
+                    needed.resources,
+                    needed.namespace.as_deref(),
+                )),
             };
             match context {
                 Ok(context) => run::evaluate_with::<R>(&envelope, &context),
