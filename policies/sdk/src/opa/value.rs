@@ -16,6 +16,9 @@ pub enum Val {
     Set(Vec<Val>),
 }
 
+/// An object's entries, sorted by key.
+type Entries = Vec<(String, Val)>;
+
 /// Error codes of `opa_value_add_path` / `opa_value_remove_path`.
 pub const OK: i32 = 0;
 pub const ERR_INVALID_TYPE: i32 = 2;
@@ -29,9 +32,13 @@ impl From<serde_json::Value> for Val {
             serde_json::Value::Number(n) => Val::Num(n),
             serde_json::Value::String(s) => Val::Str(s),
             serde_json::Value::Array(a) => Val::Arr(a.into_iter().map(Val::from).collect()),
-            // serde_json's map is ordered by key: the object stays sorted.
+            // Sorted by key whatever serde_json's map order is (`preserve_order` keeps input
+            // order): lookups and path edits binary-search the keys.
             serde_json::Value::Object(o) => {
-                Val::Obj(o.into_iter().map(|(k, v)| (k, Val::from(v))).collect())
+                let mut entries: Vec<(String, Val)> =
+                    o.into_iter().map(|(k, v)| (k, Val::from(v))).collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                Val::Obj(entries)
             }
         }
     }
@@ -133,68 +140,60 @@ impl Val {
         }
     }
 
-    /// `opa_value_add_path`: sets `value` at `path` (an array of strings) under this object,
-    /// creating the objects on the way.
-    pub fn add_path(&mut self, path: &Val, value: Val) -> i32 {
-        let Some(keys) = path_keys(path) else {
-            return ERR_INVALID_PATH;
-        };
-        let Some((last, init)) = keys.split_last() else {
-            return ERR_INVALID_PATH;
-        };
+    /// The object that holds the last key of `path`, and that key. Walks the path's other
+    /// keys from this object, creating missing objects on the way when `create` is set.
+    fn parent<'a, 'p>(
+        &'a mut self,
+        path: &'p Val,
+        create: bool,
+    ) -> Result<(&'a mut Entries, &'p str), i32> {
+        let keys = path_keys(path).ok_or(ERR_INVALID_PATH)?;
+        let (last, init) = keys.split_last().ok_or(ERR_INVALID_PATH)?;
         let mut node = self;
         for key in init {
             let Val::Obj(entries) = node else {
-                return ERR_INVALID_TYPE;
+                return Err(ERR_INVALID_TYPE);
             };
             let i = match entries.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
                 Ok(i) => i,
-                Err(i) => {
+                Err(i) if create => {
                     entries.insert(i, (key.to_string(), Val::Obj(Vec::new())));
                     i
                 }
+                Err(_) => return Err(ERR_INVALID_PATH),
             };
-            match entries.get_mut(i) {
-                Some(slot) => node = &mut slot.1,
-                None => return ERR_INVALID_PATH,
-            }
+            node = &mut entries.get_mut(i).ok_or(ERR_INVALID_PATH)?.1;
         }
         match node {
-            Val::Obj(entries) => {
+            Val::Obj(entries) => Ok((entries, last)),
+            _ => Err(ERR_INVALID_TYPE),
+        }
+    }
+
+    /// `opa_value_add_path`: sets `value` at `path` (an array of strings) under this object,
+    /// creating the objects on the way.
+    pub fn add_path(&mut self, path: &Val, value: Val) -> i32 {
+        match self.parent(path, true) {
+            Ok((entries, last)) => {
                 Val::set_key(entries, last, value);
                 OK
             }
-            _ => ERR_INVALID_TYPE,
+            Err(code) => code,
         }
     }
 
     /// `opa_value_remove_path`: removes the value at `path`.
     pub fn remove_path(&mut self, path: &Val) -> i32 {
-        let Some(keys) = path_keys(path) else {
-            return ERR_INVALID_PATH;
+        let (entries, last) = match self.parent(path, false) {
+            Ok(found) => found,
+            Err(code) => return code,
         };
-        let Some((last, init)) = keys.split_last() else {
-            return ERR_INVALID_PATH;
-        };
-        let mut node = self;
-        for key in init {
-            let Val::Obj(entries) = node else {
-                return ERR_INVALID_TYPE;
-            };
-            match entries.iter_mut().find(|(k, _)| k == key) {
-                Some(slot) => node = &mut slot.1,
-                None => return ERR_INVALID_PATH,
-            }
-        }
-        let Val::Obj(entries) = node else {
-            return ERR_INVALID_TYPE;
-        };
-        match entries.iter().position(|(k, _)| k == last) {
-            Some(i) => {
+        match entries.binary_search_by(|(k, _)| k.as_str().cmp(last)) {
+            Ok(i) => {
                 entries.remove(i);
                 OK
             }
-            None => ERR_INVALID_PATH,
+            Err(_) => ERR_INVALID_PATH,
         }
     }
 }
