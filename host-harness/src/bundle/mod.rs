@@ -102,7 +102,7 @@ pub fn opa_files(rules: &[&ModuleMetadata]) -> anyhow::Result<BTreeMap<PathBuf, 
 }
 
 /// `prodready bundle opa`: `out/<rule>.tar.gz` per rule and `out/prodready.tar.gz` with every
-/// rule. Returns the archives written.
+/// rule, and beside them each bundle's text files ([`opa_files`]). Returns the archives written.
 pub fn write_opa(host: &Host, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)?;
     let mut metas = Vec::new();
@@ -111,6 +111,14 @@ pub fn write_opa(host: &Host, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         metas.push((core.metadata().clone(), em.opa));
     }
     metas.sort_by_key(|(m, _)| m.number);
+    let refs: Vec<&ModuleMetadata> = metas.iter().map(|(m, _)| m).collect();
+    for (path, text) in opa_files(&refs)? {
+        let file = out.join(path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&file, text)?;
+    }
     let mut written = Vec::new();
     for (m, wasm) in &metas {
         let path = out.join(format!("{}.tar.gz", m.id));

@@ -43,16 +43,6 @@ fn bundle_opa(host: &Host, flags: &RunFlags, a: OpaArgs) -> anyhow::Result<ExitC
     if flags.no_embedded || !flags.policies.is_empty() {
         bail!("bundle opa builds the embedded modules; --policy and --no-embedded do not apply");
     }
-    let modules = prodready_host::load_embedded(host)?;
-    let metas: Vec<&prodready_host::ModuleMetadata> =
-        modules.iter().map(RuleModule::metadata).collect();
-    for (path, text) in prodready_host::bundle::opa_files(&metas)? {
-        let file = a.out.join(path);
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
-    }
     for archive in prodready_host::bundle::write_opa(host, &a.out)? {
         println!("{}", archive.display());
     }
