@@ -214,3 +214,51 @@ pub fn deployment(name: &str, namespace: &str) -> Value {
         },
     })
 }
+
+/// The AdmissionRequest of a CREATE of a Deployment (what Kubewarden's payload and Gatekeeper's
+/// `input.review` carry), with the fields the API server fills in.
+pub fn admission_request(object: &Value) -> Value {
+    serde_json::json!({
+        "uid": "0a1b",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "name": object["metadata"]["name"],
+        "namespace": object["metadata"]["namespace"],
+        "operation": "CREATE",
+        "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+        "object": object,
+        "oldObject": null,
+        "dryRun": false,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+    })
+}
+
+/// Gatekeeper's `data.inventory` of a manifest set: `namespace/<ns>/<apiVersion>/<kind>/<name>`.
+/// Objects without a namespace are in every namespace of the set (and `default`), as
+/// `prodready check` treats them.
+pub fn inventory(docs: &[Value]) -> Value {
+    let mut namespaces: std::collections::BTreeSet<String> = docs
+        .iter()
+        .filter_map(|d| d["metadata"]["namespace"].as_str().map(str::to_string))
+        .collect();
+    namespaces.insert("default".into());
+    let mut inv = serde_json::json!({"namespace": {}});
+    for d in docs {
+        let (Some(av), Some(kind), Some(name)) = (
+            d["apiVersion"].as_str(),
+            d["kind"].as_str(),
+            d["metadata"]["name"].as_str(),
+        ) else {
+            continue;
+        };
+        let targets: Vec<String> = match d["metadata"]["namespace"].as_str() {
+            Some(ns) => vec![ns.to_string()],
+            None => namespaces.iter().cloned().collect(),
+        };
+        for ns in targets {
+            inv["namespace"][ns][av][kind][name] = d.clone();
+        }
+    }
+    inv
+}

@@ -353,27 +353,6 @@ fn denying(verdict: &Verdict) -> Vec<String> {
     ids
 }
 
-/// `data.inventory` holding every object of the set some rule reads as context, as Gatekeeper
-/// syncs them (`namespace/<ns>/<apiVersion>/<kind>/<name>`; objects without a namespace, as
-/// in manifests applied with `-n`, in `default`).
-fn inventory(docs: &[Value]) -> Value {
-    let mut inv = json!({"namespace": {}});
-    for d in docs {
-        let api_version = d["apiVersion"].as_str().unwrap_or_default();
-        let kind = d["kind"].as_str().unwrap_or_default();
-        if !common::modules()
-            .iter()
-            .any(|m| m.metadata().wants_context(api_version, kind))
-        {
-            continue;
-        }
-        let ns = d["metadata"]["namespace"].as_str().unwrap_or("default");
-        let name = d["metadata"]["name"].as_str().unwrap_or_default();
-        inv["namespace"][ns][api_version][kind][name] = d.clone();
-    }
-    inv
-}
-
 fn templates() -> &'static Vec<(String, Value)> {
     static T: OnceLock<Vec<(String, Value)>> = OnceLock::new();
     T.get_or_init(|| {
@@ -423,7 +402,7 @@ fn compare_fixture(f: &common::Fixture, parameters: &Value, addr: SocketAddr, ta
         session.set_context(Arc::new(ctx)).unwrap();
     }
     let docs: Vec<Value> = f.documents.iter().map(|d| d.value.clone()).collect();
-    let inventory = inventory(&docs);
+    let inventory = common::inventory(&docs);
     for (i, t) in targets.iter().enumerate() {
         let k = key(&f.documents[i]);
         let envelope = check::envelope(t, i, &settings, Mode::Admission);
@@ -485,22 +464,6 @@ fn every_fixture_object_gets_the_same_denying_checks_through_the_template_and_th
     assert!(tally.failures.is_empty(), "{}", tally.failures.join("\n"));
 }
 
-/// Gatekeeper's `input.review` for a CREATE of `object`.
-fn review(object: &Value) -> Value {
-    json!({
-        "uid": "7f1c",
-        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "name": object["metadata"]["name"],
-        "namespace": object["metadata"]["namespace"],
-        "operation": "CREATE",
-        "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
-        "object": object,
-        "oldObject": null,
-        "dryRun": false,
-    })
-}
-
 #[test]
 fn cross_object_checks_read_the_synced_services_of_the_namespace() {
     let addr = provider_addr();
@@ -511,16 +474,14 @@ fn cross_object_checks_read_the_synced_services_of_the_namespace() {
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
         "status": {"loadBalancer": {}},
     });
-    let inv = inventory(std::slice::from_ref(&service));
+    let inv = common::inventory(std::slice::from_ref(&service));
     // prestop-delay is a warning by default: make it deny to see it.
     let parameters = json!({"severity": {"prestop-delay": "error"}});
-    let input =
-        json!({"review": review(&common::deployment("web", "shop")), "parameters": parameters});
+    let input = json!({"review": common::admission_request(&common::deployment("web", "shop")), "parameters": parameters});
     let v = evaluate_template(t, &input, &inv, addr).unwrap();
     assert_eq!(checks_of(&v), ["prestop-delay"], "{v:?}");
     // The same Deployment in a namespace without Services needs no preStop delay.
-    let input =
-        json!({"review": review(&common::deployment("web", "other")), "parameters": parameters});
+    let input = json!({"review": common::admission_request(&common::deployment("web", "other")), "parameters": parameters});
     let v = evaluate_template(t, &input, &inv, addr).unwrap();
     assert_eq!(checks_of(&v), Vec::<String>::new(), "{v:?}");
 }
@@ -529,8 +490,7 @@ fn cross_object_checks_read_the_synced_services_of_the_namespace() {
 fn invalid_parameters_and_unreadable_objects_deny_through_the_template() {
     let addr = provider_addr();
     let t = template("health-check");
-    let input =
-        json!({"review": review(&common::deployment("web", "shop")), "parameters": {"nope": 1}});
+    let input = json!({"review": common::admission_request(&common::deployment("web", "shop")), "parameters": {"nope": 1}});
     let v = evaluate_template(t, &input, &json!({}), addr).unwrap();
     assert_eq!(checks_of(&v), ["error"]);
     assert_eq!(v[0]["details"]["code"], "invalid-settings");
@@ -538,7 +498,8 @@ fn invalid_parameters_and_unreadable_objects_deny_through_the_template() {
     let mut broken = common::deployment("web", "shop");
     broken["spec"]["template"]["spec"]["containers"] = json!(7);
     // Even in audit mode: audit reports violations, not unreadable input.
-    let input = json!({"review": review(&broken), "parameters": {"audit": true}});
+    let input =
+        json!({"review": common::admission_request(&broken), "parameters": {"audit": true}});
     let v = evaluate_template(t, &input, &json!({}), addr).unwrap();
     assert_eq!(checks_of(&v), ["error"]);
     assert_eq!(v[0]["details"]["code"], "invalid-object");
@@ -552,7 +513,7 @@ fn an_unreachable_provider_denies_through_the_template() {
         l.local_addr().unwrap()
     };
     let t = template("resource-management");
-    let input = json!({"review": review(&common::deployment("web", "shop")), "parameters": {}});
+    let input = json!({"review": common::admission_request(&common::deployment("web", "shop")), "parameters": {}});
     let v = evaluate_template(t, &input, &json!({}), dead).unwrap();
     assert_eq!(checks_of(&v), ["error"], "{v:?}");
     assert_eq!(v[0]["details"]["code"], "provider-unavailable");
@@ -562,7 +523,8 @@ fn an_unreachable_provider_denies_through_the_template() {
 // The provider's protocol.
 
 fn key_for(rule: &str, object: &Value, parameters: Value) -> String {
-    json!({"rule": rule, "review": review(object), "parameters": parameters}).to_string()
+    json!({"rule": rule, "review": common::admission_request(object), "parameters": parameters})
+        .to_string()
 }
 
 #[test]
@@ -634,8 +596,7 @@ fn bad_keys_get_an_error_item_and_no_value() {
         assert!(item.value.is_none(), "{name}: {item:?}");
         assert!(item.error.starts_with("prodready: "), "{name}: {item:?}");
     }
-    let unknown =
-        json!({"rule": "image-pinning", "review": review(&common::deployment("web", "shop"))});
+    let unknown = json!({"rule": "image-pinning", "review": common::admission_request(&common::deployment("web", "shop"))});
     let (_, r) = ask(provider_addr(), &[unknown.to_string()]);
     let item = &r.response.items[0];
     assert!(item.value.is_none());
@@ -671,11 +632,11 @@ fn context_objects_in_the_key_reach_the_rule() {
     let service = json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "shop"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
-    let with = json!({"rule": "graceful-shutdown", "review": review(&common::deployment("web", "shop")),
+    let with = json!({"rule": "graceful-shutdown", "review": common::admission_request(&common::deployment("web", "shop")),
                       "parameters": {}, "context": [service]});
-    let without = json!({"rule": "graceful-shutdown", "review": review(&common::deployment("web", "shop")),
+    let without = json!({"rule": "graceful-shutdown", "review": common::admission_request(&common::deployment("web", "shop")),
                          "parameters": {}, "context": []});
-    let bad = json!({"rule": "graceful-shutdown", "review": review(&common::deployment("web", "shop")),
+    let bad = json!({"rule": "graceful-shutdown", "review": common::admission_request(&common::deployment("web", "shop")),
                      "context": [7]});
     let (_, r) = ask(
         provider_addr(),

@@ -206,20 +206,7 @@ fn every_fixture_gives_the_same_verdict_through_wapc_as_through_the_core_abi() {
 
 fn request(object: &Value, settings: Value) -> Vec<u8> {
     serde_json::to_vec(&json!({
-        "request": {
-            "uid": "0a1b",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "name": object["metadata"]["name"],
-            "namespace": object["metadata"]["namespace"],
-            "operation": "CREATE",
-            "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
-            "object": object,
-            "oldObject": null,
-            "dryRun": false,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
-        },
+        "request": common::admission_request(object),
         "settings": settings,
     }))
     .unwrap()

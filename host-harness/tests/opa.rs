@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use common::{Fixture, fixtures, key, module};
@@ -35,38 +35,8 @@ fn instance(rule: &str, pages: u32) -> OpaInstance {
         .unwrap_or_else(|e| panic!("{rule}: {e}"))
 }
 
-/// Gatekeeper's inventory of a fixture file: `namespace/<ns>/<apiVersion>/<kind>/<name>`.
-/// Objects without a namespace are in every namespace of the file (and `default`), as
-/// `prodready check` treats them.
-fn inventory(f: &Fixture) -> Value {
-    let mut namespaces: BTreeSet<String> = f
-        .documents
-        .iter()
-        .filter_map(|d| {
-            d.value["metadata"]["namespace"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
-    namespaces.insert("default".into());
-    let mut inv = json!({"namespace": {}});
-    for d in &f.documents {
-        let (Some(av), Some(kind), Some(name)) = (
-            d.value["apiVersion"].as_str(),
-            d.value["kind"].as_str(),
-            d.value["metadata"]["name"].as_str(),
-        ) else {
-            continue;
-        };
-        let targets: Vec<String> = match d.value["metadata"]["namespace"].as_str() {
-            Some(ns) => vec![ns.to_string()],
-            None => namespaces.iter().cloned().collect(),
-        };
-        for ns in targets {
-            inv["namespace"][ns][av][kind][name] = d.value.clone();
-        }
-    }
-    json!({"inventory": inv})
+fn fixture_docs(f: &Fixture) -> Vec<Value> {
+    f.documents.iter().map(|d| d.value.clone()).collect()
 }
 
 /// Gatekeeper's input for a target: the review is the AdmissionRequest.
@@ -247,7 +217,8 @@ fn every_fixture_gives_the_same_answer_through_eval_ctx_opa_eval_and_the_core_ab
         let settings = settings_json(&f);
         let (mut session, targets) = common::core_session(&f);
         let mut inst = instance(rule, 2);
-        inst.set_data(&inventory(&f)).unwrap();
+        inst.set_data(&json!({"inventory": common::inventory(&fixture_docs(&f))}))
+            .unwrap();
         for (i, t) in targets.iter().enumerate() {
             let k = key(&f.documents[i]);
             let input = input(t, i, &settings);
@@ -283,15 +254,6 @@ fn every_fixture_gives_the_same_answer_through_eval_ctx_opa_eval_and_the_core_ab
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn review(object: &Value) -> Value {
-    json!({
-        "uid": "1", "operation": "CREATE",
-        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "name": object["metadata"]["name"], "namespace": object["metadata"]["namespace"],
-        "object": object,
-    })
-}
-
 #[test]
 fn input_it_cannot_understand_is_a_violation_never_undefined() {
     let mut broken = common::deployment("web", "shop");
@@ -302,12 +264,12 @@ fn input_it_cannot_understand_is_a_violation_never_undefined() {
         (br#"{"review": 1}"#.to_vec(), "invalid-envelope"),
         (br#""just a string""#.to_vec(), "invalid-envelope"),
         (
-            serde_json::to_vec(&json!({"review": review(&broken)})).unwrap(),
+            serde_json::to_vec(&json!({"review": common::admission_request(&broken)})).unwrap(),
             "invalid-object",
         ),
         (
             serde_json::to_vec(
-                &json!({"review": review(&common::deployment("web", "shop")), "parameters": {"nope": 1}}),
+                &json!({"review": common::admission_request(&common::deployment("web", "shop")), "parameters": {"nope": 1}}),
             )
             .unwrap(),
             "invalid-settings",
@@ -355,8 +317,10 @@ fn input_it_cannot_understand_is_a_violation_never_undefined() {
 #[test]
 fn cross_object_checks_read_gatekeeper_inventory_and_data_patches() {
     let mut inst = instance("graceful-shutdown", 2);
-    let input =
-        serde_json::to_vec(&json!({"review": review(&common::deployment("web", "shop"))})).unwrap();
+    let input = serde_json::to_vec(
+        &json!({"review": common::admission_request(&common::deployment("web", "shop"))}),
+    )
+    .unwrap();
     let ids = |v: &[Value]| {
         v.iter()
             .map(|e| e["details"]["check"].as_str().unwrap().to_string())
@@ -382,8 +346,10 @@ fn cross_object_checks_read_gatekeeper_inventory_and_data_patches() {
     );
     assert!(evaluate_all_paths(&mut inst, 0, &input).is_empty());
     // A Service in another namespace does not select it.
-    let other = serde_json::to_vec(&json!({"review": review(&common::deployment("web", "other"))}))
-        .unwrap();
+    let other = serde_json::to_vec(
+        &json!({"review": common::admission_request(&common::deployment("web", "other"))}),
+    )
+    .unwrap();
     assert!(ids(&evaluate_all_paths(&mut inst, 1, &other)).is_empty());
     // Paths that are not arrays of strings are refused with the ABI's code.
     assert_eq!(inst.data_add_path(&[], &json!(1)).unwrap(), 3);
@@ -392,8 +358,10 @@ fn cross_object_checks_read_gatekeeper_inventory_and_data_patches() {
 #[test]
 fn the_heap_is_rewound_between_evaluations() {
     let mut inst = instance("resource-management", 2);
-    let input =
-        serde_json::to_vec(&json!({"review": review(&common::deployment("web", "shop"))})).unwrap();
+    let input = serde_json::to_vec(
+        &json!({"review": common::admission_request(&common::deployment("web", "shop"))}),
+    )
+    .unwrap();
     let mut sizes = Vec::new();
     for round in 0..300 {
         inst.eval_ctx(0, &input).unwrap();
@@ -409,7 +377,8 @@ fn the_heap_is_rewound_between_evaluations() {
     // A large input grows memory instead of failing.
     let mut big = common::deployment("web", "shop");
     big["metadata"]["annotations"] = json!({"blob": "x".repeat(3 << 20)});
-    let big_input = serde_json::to_vec(&json!({"review": review(&big)})).unwrap();
+    let big_input =
+        serde_json::to_vec(&json!({"review": common::admission_request(&big)})).unwrap();
     let violation = evaluate_all_paths(&mut inst, 0, &big_input);
     assert!(!violation.is_empty());
 }
@@ -500,7 +469,7 @@ fn the_npm_opa_sdk_gives_the_same_answers_on_every_fixture() {
         let m = module(rule);
         let settings = settings_json(&f);
         let (mut session, targets) = common::core_session(&f);
-        let data = inventory(&f);
+        let data = json!({"inventory": common::inventory(&fixture_docs(&f))});
         for (i, t) in targets.iter().enumerate() {
             if !m.metadata().handles(&t.group, &t.version, &t.kind) {
                 continue;
