@@ -7,8 +7,10 @@
 //! - `protocol_version`: the JSON string `"v1"`.
 //!
 //! Rules that read other objects (`RuleInfo::context`) fetch them from the cluster through
-//! Kubewarden's host capabilities (`kubewarden`/`kubernetes`/`list_resources_by_namespace`) in
-//! the request's namespace, so the cross-object checks run at admission too.
+//! Kubewarden's host capabilities (`kubewarden`/`kubernetes`): namespaced kinds with
+//! `list_resources_by_namespace` in the request's namespace, cluster-scoped kinds (and every
+//! kind when the request has no namespace) with `list_resources_all` — so the cross-object
+//! checks run at admission too.
 //!
 //! Everything here is plain Rust, tested natively; the waPC glue (`wapc_init`, host calls)
 //! lives in [`crate::__export_kubewarden`] and needs the `kubewarden` feature on wasm32.
@@ -79,12 +81,12 @@ pub fn context_requests<R: Rule>(payload: &[u8]) -> Vec<ListRequest> {
         return Vec::new();
     };
     needed
-        .resources
-        .iter()
-        .map(|r| ListRequest {
-            api_version: r.api_version(),
-            kind: r.kind.to_string(),
-            namespace: needed.namespace.clone(),
+        .lists
+        .into_iter()
+        .map(|w| ListRequest {
+            api_version: w.resource.api_version(),
+            kind: w.resource.kind.to_string(),
+            namespace: w.namespace,
             label_selector: None,
             field_selector: None,
         })
@@ -248,7 +250,8 @@ pub fn response(rule: &str, verdict: &Verdict) -> ValidationResponse {
     }
 }
 
-/// The Kubewarden metadata's `contextAwareResources` entry for a resource.
+/// The Kubewarden metadata's `contextAwareResources` entry for a resource (its served
+/// version: what the flavour lists at admission).
 pub fn context_aware_resource(r: &Resource) -> serde_json::Value {
     serde_json::json!({ "apiVersion": r.api_version(), "kind": r.kind })
 }

@@ -20,20 +20,30 @@ mod envelope;
 pub mod gatekeeper;
 pub mod k8s;
 pub mod kubewarden;
+pub mod lazy;
 pub mod metadata;
 pub mod object;
 pub mod opa;
 pub mod quantity;
 pub mod run;
+pub mod scope;
+pub mod selector;
+pub mod serving;
 pub mod settings;
+pub mod shell;
+pub mod testing;
 pub mod verdict;
 pub mod workload;
 
-pub use context::Context;
-pub use metadata::{Check, Resource, RuleInfo, WORKLOADS};
+pub use context::{Context, ContextObject, ContextWorkload, selectors};
+pub use lazy::Lazy;
+pub use metadata::{
+    Check, ContextResource, Resource, RuleInfo, Scope, WORKLOAD_CONTEXT, WORKLOADS,
+};
 pub use object::Object;
 pub use quantity::Quantity;
 pub use run::{Cx, Finding, Findings, Mode};
+pub use selector::Selector;
 pub use settings::RuleSettings;
 pub use verdict::{ErrorCode, ObjectRef, Severity, Verdict, Violation};
 pub use workload::{ContainerRef, ContainerRole, Workload, WorkloadKind};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -25,6 +25,31 @@ pub struct Meta {
     pub labels: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub annotations: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+/// `metadata.ownerReferences[]`, as far as checks read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerReference {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub controller: Option<bool>,
+}
+
+impl Meta {
+    /// The owner that controls the object (`controller: true`), if any.
+    pub fn controller_owner(&self) -> Option<&OwnerReference> {
+        self.owner_references
+            .iter()
+            .find(|o| o.controller == Some(true))
+    }
 }
 
 /// Accepts `null` where a map or list is expected, as the API server does.
@@ -86,35 +111,59 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 #[derive(Debug)]
 pub struct Object<'a> {
     pub reference: ObjectRef,
+    /// The namespace the object is in: its own, the request's, else (in a manifest set) the
+    /// namespace the set is applied to; `None` for a cluster-scoped kind. What cross-object
+    /// lookups use.
+    pub namespace: Option<String>,
     pub meta: Meta,
+    /// The object's JSON, as it came in.
+    pub raw: &'a RawValue,
     pub body: Body<'a>,
 }
 
 #[derive(Debug)]
 pub enum Body<'a> {
     /// A Pod or a controller with a pod template, parsed into the workload view.
-    Workload(Box<Workload>),
+    Workload(Box<Workload<'a>>),
     /// Any other kind: the rule parses what it needs with [`Object::parse`].
-    Raw(&'a RawValue),
+    Raw,
 }
 
-impl Object<'_> {
-    pub fn workload(&self) -> Option<&Workload> {
+impl<'a> Object<'a> {
+    pub fn workload(&self) -> Option<&Workload<'a>> {
         match &self.body {
             Body::Workload(w) => Some(w),
-            Body::Raw(_) => None,
+            Body::Raw => None,
         }
     }
 
-    /// Parses a non-workload object into a typed struct (e.g. a k8s-openapi resource).
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, String> {
-        match &self.body {
-            Body::Raw(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| format!("{} does not parse: {e}", self.reference.kind)),
-            Body::Workload(_) => Err(format!(
-                "{} is a workload; use Object::workload",
-                self.reference.kind
-            )),
+    /// The namespace the object is in (resolved); `None` when cluster-scoped.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// `Kind namespace/name` or `Kind name`, for messages.
+    pub fn display(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{} {ns}/{}", self.reference.kind, self.reference.name),
+            None => format!("{} {}", self.reference.kind, self.reference.name),
         }
+    }
+
+    /// API group (`""` for the core group), from `apiVersion`.
+    pub fn group(&self) -> &str {
+        split_api_version(&self.reference.api_version).0
+    }
+
+    /// Whether the object is of this group and kind (any version).
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.reference.kind == kind && self.group() == group
+    }
+
+    /// Parses the object into a typed struct (a k8s-openapi resource, or a slim view that
+    /// borrows from the input). Works for workloads too.
+    pub fn parse<T: Deserialize<'a>>(&self) -> Result<T, String> {
+        serde_json::from_str(self.raw.get())
+            .map_err(|e| format!("{} does not parse: {e}", self.reference.kind))
     }
 }

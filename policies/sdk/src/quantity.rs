@@ -173,6 +173,53 @@ impl PartialEq<i128> for Quantity {
     }
 }
 
+// ---- writing quantities in messages ----------------------------------------------------
+
+const NANOS_PER_UNIT: i128 = 1_000_000_000;
+const NANOS_PER_MILLI: i128 = 1_000_000;
+const MI: i128 = 1 << 20;
+const KI: i128 = 1 << 10;
+
+/// `n / d`, rounded up or down (towards zero for negative `n`).
+pub fn div_round(n: i128, d: i128, up: bool) -> i128 {
+    let q = n.checked_div(d).unwrap_or_default();
+    let r = n.checked_rem(d).unwrap_or_default();
+    if up && r > 0 { q.saturating_add(1) } else { q }
+}
+
+/// A quantity in nano-units, written for a message: millicores for `cpu`, whole Mi (or Gi, Ki,
+/// or bytes when smaller) for byte resources, rounded in the direction asked.
+pub fn format_quantity(resource: &str, nanos: i128, up: bool) -> String {
+    if resource == "cpu" {
+        let milli = div_round(nanos, NANOS_PER_MILLI, up);
+        return if milli % 1000 == 0 {
+            format!("{}", milli / 1000)
+        } else {
+            format!("{milli}m")
+        };
+    }
+    let bytes = div_round(nanos, NANOS_PER_UNIT, up);
+    if bytes >= MI {
+        let mi = div_round(bytes, MI, up);
+        if mi % 1024 == 0 {
+            format!("{}Gi", mi / 1024)
+        } else {
+            format!("{mi}Mi")
+        }
+    } else if bytes >= KI {
+        format!("{}Ki", div_round(bytes, KI, up))
+    } else {
+        format!("{bytes}")
+    }
+}
+
+/// A ratio for a message: up to three decimals, trailing zeros dropped.
+pub fn format_ratio(r: f64) -> String {
+    let s = format!("{r:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +291,20 @@ mod tests {
                 .unwrap()
                 .within_ratio(Quantity::parse("1").unwrap(), 1.5)
         );
+    }
+
+    #[test]
+    fn formats_for_messages() {
+        assert_eq!(format_quantity("cpu", 1_500_000_000, false), "1500m");
+        assert_eq!(format_quantity("cpu", 2_000_000_000, false), "2");
+        assert_eq!(format_quantity("cpu", 1_000_001, true), "2m");
+        assert_eq!(format_quantity("memory", 512 * MI * NANO, false), "512Mi");
+        assert_eq!(format_quantity("memory", 2048 * MI * NANO, false), "2Gi");
+        assert_eq!(format_quantity("memory", (MI + 1) * NANO, true), "2Mi");
+        assert_eq!(format_quantity("memory", 2048 * NANO, false), "2Ki");
+        assert_eq!(format_quantity("memory", 100 * NANO, false), "100");
+        assert_eq!(format_ratio(2.0), "2");
+        assert_eq!(format_ratio(1.25), "1.25");
+        assert_eq!(format_ratio(1.33333), "1.333");
     }
 }

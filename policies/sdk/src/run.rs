@@ -7,13 +7,16 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::context::Context;
-use crate::envelope::{self, ObjectIn, Request};
-use crate::metadata::{Check, Metadata};
+use crate::envelope::{self, Request};
+use crate::lazy;
+use crate::metadata::{Check, Metadata, join_api_version};
 use crate::object::{Body, Header, Meta, Object, split_api_version};
 use crate::settings::{RuleSettings, Settings, schema};
-use crate::verdict::{ErrorCode, Exemption, ObjectRef, SettingsValidation, Verdict, Violation};
+use crate::verdict::{
+    ErrorCode, Exemption, ObjectRef, SettingsValidation, SkippedCheck, Verdict, Violation,
+};
 use crate::workload::{self, WorkloadKind};
-use crate::{Rule, annotations};
+use crate::{Rule, annotations, scope};
 
 /// Where a check runs: on a manifest set (CLI, CI) or on one API request at admission.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -30,12 +33,47 @@ pub struct Cx<'a, S> {
     pub settings: &'a S,
     pub mode: Mode,
     pub context: &'a Context,
+    common: &'a crate::settings::CommonSettings,
+}
+
+impl<'a, S> Cx<'a, S> {
+    /// A context for calling checks directly (tests, other hosts), with the shared settings
+    /// at their defaults.
+    pub fn new(settings: &'a S, mode: Mode, context: &'a Context) -> Cx<'a, S> {
+        static DEFAULT: std::sync::OnceLock<crate::settings::CommonSettings> =
+            std::sync::OnceLock::new();
+        Cx {
+            settings,
+            mode,
+            context,
+            common: DEFAULT.get_or_init(Default::default),
+        }
+    }
+
+    /// Whether findings of `check` are reported (its severity is not overridden to `off`):
+    /// lets a check that would repeat another's finding for the same cause step back only
+    /// when the other one speaks.
+    pub fn reports(&self, check: &Check) -> bool {
+        !matches!(
+            self.common.severity.get(check.id),
+            Some(crate::settings::SeverityOverride::Off)
+        )
+    }
+
+    /// Whether other objects were given at all (the manifest set, or the cluster's objects
+    /// at admission). Checks that need them are skipped — reported with
+    /// [`Findings::skip`], not failed — when they were not.
+    pub fn has_context(&self) -> bool {
+        self.context.is_present()
+    }
 }
 
 /// One finding of a check, before severities and exemptions apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub check: &'static Check,
+    /// The check's severity, or a lower one for this finding ([`Findings::warn`]).
+    pub severity: crate::Severity,
     pub path: String,
     pub message: String,
 }
@@ -44,6 +82,7 @@ pub struct Finding {
 #[derive(Debug, Default)]
 pub struct Findings {
     items: Vec<Finding>,
+    skipped: Vec<(&'static Check, String)>,
 }
 
 impl Findings {
@@ -56,13 +95,41 @@ impl Findings {
     pub fn report(&mut self, check: &'static Check, path: String, message: String) {
         self.items.push(Finding {
             check,
+            severity: check.severity,
             path,
             message,
         });
     }
 
+    /// Reports a violation of `check` as a warning, whatever the check's own severity: for
+    /// the cases of an error check that are suspicious but may be right (a probe to an
+    /// undeclared numeric port works; a named one never does). A user's severity override
+    /// for the check still applies to every finding.
+    pub fn warn(&mut self, check: &'static Check, path: String, message: String) {
+        self.items.push(Finding {
+            check,
+            severity: crate::Severity::Warning,
+            path,
+            message,
+        });
+    }
+
+    /// Says that `check` did not run on this object and why (it needs an object the context
+    /// does not hold, or no context was given). Skips never deny; they are listed in the
+    /// verdict's `skippedChecks`.
+    pub fn skip(&mut self, check: &'static Check, reason: String) {
+        if !self.skipped.iter().any(|(c, _)| c.id == check.id) {
+            self.skipped.push((check, reason));
+        }
+    }
+
     pub fn items(&self) -> &[Finding] {
         &self.items
+    }
+
+    /// The checks skipped, with their reasons.
+    pub fn skipped(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.skipped.iter().map(|(c, r)| (c.id, r.as_str()))
     }
 
     /// The check ids found, in order: what tests compare.
@@ -78,30 +145,28 @@ impl Findings {
 thread_local! {
     /// The context loaded with `context_load`, used by every `evaluate` whose envelope
     /// carries no context of its own.
-    static LOADED: RefCell<Context> = RefCell::new(Context::default());
+    static LOADED: RefCell<Context> = RefCell::new(Context::absent());
 }
 
 /// Loads `{"objects": [...]}` as the instance's context. Returns `{"loaded": n}` or an error
 /// verdict.
 pub fn context_load_json(input: &[u8]) -> Vec<u8> {
     let result = std::str::from_utf8(input)
-        .map_err(|e| Verdict::error(ErrorCode::InvalidUtf8, format!("context is not UTF-8: {e}")))
-        .and_then(|s| {
-            Context::from_json(s).map_err(|e| Verdict::error(ErrorCode::InvalidContext, e))
-        });
+        .map_err(|e| (ErrorCode::InvalidUtf8, format!("context is not UTF-8: {e}")))
+        .and_then(|s| Context::from_json(s).map_err(|e| (ErrorCode::InvalidContext, e)));
     match result {
         Ok(ctx) => {
             let n = ctx.len();
             LOADED.with(|l| *l.borrow_mut() = ctx);
             format!("{{\"loaded\":{n}}}").into_bytes()
         }
-        Err(v) => to_json(&v),
+        Err((code, message)) => to_json(&Verdict::error(code, message)),
     }
 }
 
 /// Forgets the loaded context.
 pub fn context_clear() {
-    LOADED.with(|l| *l.borrow_mut() = Context::default());
+    LOADED.with(|l| *l.borrow_mut() = Context::absent());
 }
 
 pub fn metadata<R: Rule>() -> Metadata {
@@ -156,7 +221,7 @@ pub fn evaluate_with<R: Rule>(input: &[u8], loaded: &Context) -> Verdict {
             return Verdict::error(ErrorCode::InvalidUtf8, format!("input is not UTF-8: {e}"));
         }
     };
-    let envelope = match envelope::parse(text, &R::INFO) {
+    let envelope = match envelope::parse(text) {
         Ok(e) => e,
         Err((code, message)) => return Verdict::error(code, message),
     };
@@ -172,7 +237,7 @@ pub fn evaluate_with<R: Rule>(input: &[u8], loaded: &Context) -> Verdict {
                 .into_iter()
                 .map(|r| r.to_owned())
                 .collect::<Vec<_>>();
-            match Context::from_raw(owned) {
+            match Context::from_raw(owned, ctx.namespace) {
                 Ok(context) => {
                     evaluate_request::<R>(envelope.request, envelope.mode, &settings, &context)
                 }
@@ -197,23 +262,16 @@ fn evaluate_request<R: Rule>(
             info.id
         ));
     }
-    let raw = match &request.object {
-        ObjectIn::Absent => {
-            return Verdict::error(
-                ErrorCode::InvalidEnvelope,
-                format!("request.object is required for a {operation} request"),
-            );
-        }
-        ObjectIn::Raw(raw) => Some(*raw),
-        ObjectIn::Workload(_) => None,
+    let Some(raw) = request.object else {
+        return Verdict::error(
+            ErrorCode::InvalidEnvelope,
+            format!("request.object is required for a {operation} request"),
+        );
     };
     // Group and kind: from request.kind, else from the object itself.
-    let (group, version, kind) = match (&request.kind, raw) {
-        (Some(gvk), _) => (gvk.group.clone(), gvk.version.clone(), gvk.kind.clone()),
-        (None, None) => {
-            return Verdict::error(ErrorCode::InvalidEnvelope, "request.kind is required");
-        }
-        (None, Some(raw)) => {
+    let (group, version, kind) = match &request.kind {
+        Some(gvk) => (gvk.group.clone(), gvk.version.clone(), gvk.kind.clone()),
+        None => {
             let header: Header = match serde_json::from_str(raw.get()) {
                 Ok(h) => h,
                 Err(e) => {
@@ -233,25 +291,33 @@ fn evaluate_request<R: Rule>(
             (g.to_string(), v.to_string(), kind)
         }
     };
-    if !info.handles(&group, &kind) {
-        let gv = if group.is_empty() {
-            version.clone()
-        } else {
-            format!("{group}/{version}")
-        };
+    if !info.handles(&group, &version, &kind) {
+        let gv = join_api_version(&group, &version);
         return Verdict::skipped(format!("rule {} does not apply to {gv} {kind}", info.id));
     }
-    let object = match parse_object(&group, &version, &kind, request) {
+    let object = match parse_object(&group, &version, &kind, raw, &request, context) {
         Ok(o) => o,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let cx = Cx {
         settings: &settings.rule,
         mode,
         context,
+        common: &settings.common,
     };
     let mut findings = Findings::new();
-    if let Err(message) = R::evaluate(&object, &cx, &mut findings) {
+    lazy::clear_failures();
+    let result = R::evaluate(&object, &cx, &mut findings);
+    // A part of the object that did not parse when a check read it: the checks' findings
+    // cannot be trusted, so the verdict is an error whatever they found.
+    if let Some(failure) = lazy::first_failure() {
+        lazy::clear_failures();
+        return Verdict::error(
+            ErrorCode::InvalidObject,
+            format!("{kind} does not parse: {failure}"),
+        );
+    }
+    if let Err(message) = result {
         return Verdict::error(ErrorCode::InvalidObject, message);
     }
     finish(info.id, &object, settings, findings)
@@ -261,28 +327,14 @@ fn parse_object<'a>(
     group: &str,
     version: &str,
     kind: &str,
-    request: Request<'a>,
-) -> Result<Object<'a>, Verdict> {
-    let workload_kind = WorkloadKind::from_group_kind(group, kind);
-    let (api_version, object_kind, meta, body) = match (request.object, workload_kind) {
-        (ObjectIn::Workload(parsed), _) => {
-            let parsed = *parsed;
-            (
-                parsed.api_version,
-                parsed.kind,
-                parsed.meta,
-                Body::Workload(Box::new(parsed.workload)),
-            )
-        }
-        (ObjectIn::Absent, _) => {
-            return Err(Verdict::error(
-                ErrorCode::InvalidEnvelope,
-                "request.object is required",
-            ));
-        }
-        (ObjectIn::Raw(raw), Some(wk)) => {
+    raw: &'a RawValue,
+    request: &Request<'a>,
+    context: &Context,
+) -> Result<Object<'a>, Box<Verdict>> {
+    let (api_version, object_kind, meta, body) = match WorkloadKind::from_group_kind(group, kind) {
+        Some(wk) => {
             let parsed = workload::parse(wk, raw)
-                .map_err(|e| Verdict::error(ErrorCode::InvalidObject, e))?;
+                .map_err(|e| Box::new(Verdict::error(ErrorCode::InvalidObject, e)))?;
             (
                 parsed.api_version,
                 parsed.kind,
@@ -290,51 +342,51 @@ fn parse_object<'a>(
                 Body::Workload(Box::new(parsed.workload)),
             )
         }
-        (ObjectIn::Raw(raw), None) => {
+        None => {
             let header: Header = serde_json::from_str(raw.get()).map_err(|e| {
-                Verdict::error(
+                Box::new(Verdict::error(
                     ErrorCode::InvalidObject,
                     format!("{kind} is not a Kubernetes object: {e}"),
-                )
+                ))
             })?;
-            (
-                header.api_version,
-                header.kind,
-                header.metadata,
-                Body::Raw(raw),
-            )
+            (header.api_version, header.kind, header.metadata, Body::Raw)
         }
     };
-    let expected_api_version = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
+    let expected_api_version = join_api_version(group, version);
     if let Some(k) = object_kind.as_deref().filter(|k| *k != kind) {
-        return Err(Verdict::error(
+        return Err(Box::new(Verdict::error(
             ErrorCode::KindMismatch,
             format!("request.kind is {kind} but the object is a {k}"),
-        ));
+        )));
     }
     if let Some(av) = api_version
         .as_deref()
         .filter(|av| split_api_version(av).0 != group)
     {
-        return Err(Verdict::error(
+        return Err(Box::new(Verdict::error(
             ErrorCode::KindMismatch,
             format!("request.kind is {expected_api_version} {kind} but the object is {av}"),
-        ));
+        )));
     }
     let reference = object_ref(
         api_version.unwrap_or(expected_api_version),
         kind.to_string(),
         &meta,
-        request.namespace,
-        request.name,
+        request.namespace.clone(),
+        request.name.clone(),
     );
+    let namespace = scope::resolve(
+        group,
+        kind,
+        reference.namespace.as_deref(),
+        context.default_namespace(),
+    )
+    .map(str::to_string);
     Ok(Object {
         reference,
+        namespace,
         meta,
+        raw,
         body,
     })
 }
@@ -373,7 +425,7 @@ fn finish<S: RuleSettings>(
     let mut violations = Vec::new();
     let mut exempted = Vec::new();
     for f in findings.items {
-        let Some(severity) = settings.severity_of(f.check) else {
+        let Some(severity) = settings.severity_of(f.check, f.severity) else {
             continue;
         };
         let mut message = f.message;
@@ -411,6 +463,15 @@ fn finish<S: RuleSettings>(
         violations,
         exempted,
         skipped: None,
+        skipped_checks: findings
+            .skipped
+            .into_iter()
+            .filter(|(c, _)| settings.severity_of(c, c.severity).is_some())
+            .map(|(c, reason)| SkippedCheck {
+                check: c.id.to_string(),
+                reason,
+            })
+            .collect(),
         error: None,
     }
 }

@@ -97,10 +97,11 @@ impl<S: RuleSettings> Settings<S> {
         Ok(Settings { common, rule })
     }
 
-    /// The severity a check reports with, or `None` when it is switched off.
-    pub fn severity_of(&self, check: &crate::metadata::Check) -> Option<Severity> {
+    /// The severity a finding of `check` reports with (`found`: the one the check gave it),
+    /// or `None` when the check is switched off. An override re-grades every finding.
+    pub fn severity_of(&self, check: &crate::metadata::Check, found: Severity) -> Option<Severity> {
         match self.common.severity.get(check.id) {
-            None => Some(check.severity),
+            None => Some(found),
             Some(SeverityOverride::Error) => Some(Severity::Error),
             Some(SeverityOverride::Warning) => Some(Severity::Warning),
             Some(SeverityOverride::Off) => None,

@@ -53,6 +53,14 @@ pub struct Exemption {
     pub message: String,
 }
 
+/// A check that did not run on the object, and why (it needs other objects that were not
+/// given). A skip never denies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedCheck {
+    pub check: String,
+    pub reason: String,
+}
+
 /// Why a module could not evaluate a request. An error verdict never allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictError {
@@ -99,6 +107,13 @@ pub struct Verdict {
     /// Set when the rule does not apply to the object's kind: the object was not examined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Checks that did not run on this object (omitted when none).
+    #[serde(
+        default,
+        rename = "skippedChecks",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub skipped_checks: Vec<SkippedCheck>,
     #[serde(default)]
     pub error: Option<VerdictError>,
 }
@@ -111,6 +126,7 @@ impl Verdict {
             violations: Vec::new(),
             exempted: Vec::new(),
             skipped: None,
+            skipped_checks: Vec::new(),
             error: Some(VerdictError {
                 code,
                 message: message.into(),
@@ -124,6 +140,7 @@ impl Verdict {
             violations: Vec::new(),
             exempted: Vec::new(),
             skipped: Some(reason.into()),
+            skipped_checks: Vec::new(),
             error: None,
         }
     }

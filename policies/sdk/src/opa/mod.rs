@@ -22,9 +22,8 @@ pub mod heap;
 use serde_json::value::RawValue;
 
 use crate::Rule;
-use crate::context::{self, Context};
+use crate::context::{self, Context, Wanted};
 use crate::gatekeeper;
-use crate::metadata::Resource;
 use crate::run;
 use crate::verdict::{ErrorCode, Verdict};
 use value::Val;
@@ -72,45 +71,45 @@ fn result_set(entries: Vec<gatekeeper::GkViolation>) -> Val {
     )])])
 }
 
-/// The objects a rule reads, from Gatekeeper's inventory in `data`:
+/// The objects a rule reads, from Gatekeeper's inventory in `data`: namespaced kinds from
 /// `data.inventory.namespace[<ns>][<apiVersion>][<kind>][<name>]` (every namespace when the
-/// review names none) and `data.inventory.cluster[<apiVersion>][<kind>][<name>]`.
-fn inventory(
-    data: Option<&Val>,
-    wanted: &[Resource],
-    namespace: Option<&str>,
-) -> Vec<(String, String, Box<RawValue>)> {
+/// review names none), cluster-scoped kinds from
+/// `data.inventory.cluster[<apiVersion>][<kind>][<name>]` — every version the rule reads.
+/// `None` when `data` has no inventory at all (Gatekeeper syncs nothing): the rule then has
+/// no context, and its cross-object checks are skipped.
+fn inventory(data: Option<&Val>, lists: &[Wanted]) -> Option<Vec<(String, String, Box<RawValue>)>> {
+    let inventory = data.and_then(|d| d.get("inventory"))?;
     let mut out = Vec::new();
-    let Some(inventory) = data.and_then(|d| d.get("inventory")) else {
-        return out;
-    };
-    let mut scopes: Vec<&Val> = Vec::new();
-    if let Some(Val::Obj(namespaces)) = inventory.get("namespace") {
-        for (ns, objects) in namespaces {
-            if namespace.is_none_or(|want| want == ns) {
-                scopes.push(objects);
+    for w in lists {
+        let mut scopes: Vec<&Val> = Vec::new();
+        if w.resource.is_namespaced() {
+            if let Some(Val::Obj(namespaces)) = inventory.get("namespace") {
+                for (ns, objects) in namespaces {
+                    if w.namespace.as_deref().is_none_or(|want| want == ns) {
+                        scopes.push(objects);
+                    }
+                }
             }
+        } else if let Some(cluster) = inventory.get("cluster") {
+            scopes.push(cluster);
         }
-    }
-    if let Some(cluster) = inventory.get("cluster") {
-        scopes.push(cluster);
-    }
-    for r in wanted {
-        let api_version = r.api_version();
-        for scope in &scopes {
-            let Some(Val::Obj(objects)) =
-                scope.get(&api_version).and_then(|kinds| kinds.get(r.kind))
-            else {
-                continue;
-            };
-            for (_, object) in objects {
-                if let Ok(raw) = RawValue::from_string(object.dump_json()) {
-                    out.push((api_version.clone(), r.kind.to_string(), raw));
+        for api_version in w.resource.api_versions() {
+            for scope in &scopes {
+                let Some(Val::Obj(objects)) = scope
+                    .get(&api_version)
+                    .and_then(|kinds| kinds.get(w.resource.kind))
+                else {
+                    continue;
+                };
+                for (_, object) in objects {
+                    if let Ok(raw) = RawValue::from_string(object.dump_json()) {
+                        out.push((api_version.clone(), w.resource.kind.to_string(), raw));
+                    }
                 }
             }
         }
     }
-    out
+    Some(out)
 }
 
 /// Evaluates an entrypoint on Gatekeeper's input (JSON text; `None` when the host gave none)
@@ -145,12 +144,11 @@ fn evaluate_sets<R: Rule>(input: &[u8], data: Option<&Val>) -> gatekeeper::Sets 
         Err(message) => Verdict::error(ErrorCode::InvalidEnvelope, message),
         Ok(envelope) => {
             let context = match context::needed(&R::INFO, &envelope) {
-                None => Ok(Context::default()),
-                Some(needed) => Context::from_listed(inventory(
-                    data,
-                    needed.resources,
-                    needed.namespace.as_deref(),
-                )),
+                None => Ok(Context::absent()),
+                Some(needed) => match inventory(data, &needed.lists) {
+                    Some(objects) => Context::from_listed(objects),
+                    None => Ok(Context::absent()),
+                },
             };
             match context {
                 Ok(context) => run::evaluate_with::<R>(&envelope, &context),
