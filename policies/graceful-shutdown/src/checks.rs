@@ -1,37 +1,23 @@
-//! The checks, as pure functions over the workload view, and the small shell reader they share.
+//! The checks, as pure functions over the workload view.
 
-use prodready_sdk::k8s::Service;
 use prodready_sdk::k8s_openapi::api::core::v1::LifecycleHandler;
-use prodready_sdk::{ContainerRef, Context, Findings, Workload};
+use prodready_sdk::serving::{Serving, container_serves};
+use prodready_sdk::shell::{
+    Pid1, ShellKind, basename, command_word, pid1_of, shell_script, simple_commands, sleep_ms,
+    strip_env,
+};
+use prodready_sdk::{ContainerRef, Findings, Workload, WorkloadKind};
 
 use crate::settings::Settings;
 use crate::{GRACE_PERIOD_BOUNDS, PID1_SIGNAL, PRESTOP_DELAY, PRESTOP_FITS_GRACE};
 
-/// Shells whose `-c` script runs as the container's main process.
-const SHELLS: [&str; 5] = ["sh", "bash", "ash", "dash", "zsh"];
-
-/// Words that may precede a command's name in a shell script without being the command.
-const PREFIX_WORDS: [&str; 14] = [
-    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time",
-    "command",
-];
-
-pub fn check_workload(w: &Workload, s: &Settings, selected_by_service: bool, out: &mut Findings) {
+pub fn check_workload(w: &Workload<'_>, serving: &Serving, s: &Settings, out: &mut Findings) {
     grace_period_bounds(w, s, out);
     for c in w.all_containers().filter(|c| c.is_long_running()) {
         prestop_fits_grace(w, &c, s, out);
         pid1_signal(&c, out);
     }
-    prestop_delay(w, s, selected_by_service, out);
-}
-
-/// Whether a Service of the context, in the object's namespace, selects the workload's pods.
-pub fn selected_by_service(context: &Context, namespace: Option<&str>, w: &Workload) -> bool {
-    !context
-        .selecting::<Service>("", "Service", namespace, &w.pod_labels, |svc| {
-            svc.spec.as_ref()?.selector.as_ref()
-        })
-        .is_empty()
+    prestop_delay(w, serving, s, out);
 }
 
 /// How long a preStop hook waits before the container gets SIGTERM.
@@ -107,13 +93,13 @@ pub fn prestop_delay_of(h: &LifecycleHandler) -> Delay {
     Delay::from_ms(total, !found || !all_known)
 }
 
-pub fn prestop_fits_grace(w: &Workload, c: &ContainerRef<'_>, s: &Settings, out: &mut Findings) {
-    let Some(hook) = c
-        .container
-        .lifecycle
-        .as_ref()
-        .and_then(|l| l.pre_stop.as_ref())
-    else {
+pub fn prestop_fits_grace(
+    w: &Workload<'_>,
+    c: &ContainerRef<'_, '_>,
+    s: &Settings,
+    out: &mut Findings,
+) {
+    let Some(hook) = c.pre_stop() else {
         return;
     };
     let delay = prestop_delay_of(hook);
@@ -140,7 +126,7 @@ pub fn prestop_fits_grace(w: &Workload, c: &ContainerRef<'_>, s: &Settings, out:
 }
 
 /// The grace period as messages show it, saying when it is Kubernetes' default.
-fn grace_text(w: &Workload, grace: i64) -> String {
+fn grace_text(w: &Workload<'_>, grace: i64) -> String {
     if w.spec.termination_grace_period_seconds.is_some() {
         format!("{grace}s")
     } else {
@@ -148,26 +134,18 @@ fn grace_text(w: &Workload, grace: i64) -> String {
     }
 }
 
-pub fn prestop_delay(w: &Workload, s: &Settings, selected_by_service: bool, out: &mut Findings) {
-    if !w.is_long_running() {
+/// Containers that serve traffic (a Service routes to them; or, with no Service in the set,
+/// they declare traffic ports) wait in preStop so their pod leaves endpoints before SIGTERM.
+pub fn prestop_delay(w: &Workload<'_>, serving: &Serving, s: &Settings, out: &mut Findings) {
+    if !w.is_long_running() || s.min_pre_stop_seconds == 0 {
         return;
     }
-    let with_ports: Vec<ContainerRef<'_>> = w.containers().filter(|c| c.has_ports()).collect();
-    let (targets, why) = if !with_ports.is_empty() {
-        (with_ports, "it declares ports")
-    } else if selected_by_service {
-        (w.containers().collect(), "a Service selects its pods")
-    } else {
-        return;
-    };
-    for c in targets {
-        let hook = c
-            .container
-            .lifecycle
-            .as_ref()
-            .and_then(|l| l.pre_stop.as_ref());
-        let problem = match hook.map(prestop_delay_of) {
-            None if s.min_pre_stop_seconds > 0 => "has no preStop hook".to_string(),
+    for c in w.all_containers() {
+        let Some(why) = container_serves(serving, w, &c) else {
+            continue;
+        };
+        let problem = match c.pre_stop().map(prestop_delay_of) {
+            None => "has no preStop hook".to_string(),
             Some(d) if !d.opaque && d.seconds < s.min_pre_stop_seconds => {
                 format!("has a preStop hook that waits only {}s", d.seconds)
             }
@@ -185,366 +163,153 @@ pub fn prestop_delay(w: &Workload, s: &Settings, selected_by_service: bool, out:
     }
 }
 
-pub fn grace_period_bounds(w: &Workload, s: &Settings, out: &mut Findings) {
-    let grace = w.termination_grace_period_seconds();
-    let (min, max) = (s.min_grace_period_seconds, s.max_grace_period_seconds);
-    if grace >= min && grace <= max {
-        return;
-    }
-    let problem = if grace == 0 {
-        "0 is a force kill: containers get SIGKILL with no time to drain".to_string()
-    } else if grace < 0 {
-        format!("{grace} is negative: there is no time to drain")
-    } else if grace < min {
-        format!(
-            "{} is below minGracePeriodSeconds ({min}s): too short to drain",
-            grace_text(w, grace)
+/// The longest grace period that is not excessive for this workload, and the setting that
+/// says so: the maximum for its kind (StatefulSets drain data and leave quorums, so they get
+/// their own), raised to what a visible preStop delay plus shutdownBudgetSeconds needs; a
+/// preStop whose duration is unknown (a drain script) may need up to the stateful maximum.
+fn max_grace(w: &Workload<'_>, s: &Settings) -> (i64, &'static str) {
+    let (mut max, mut why) = if w.kind == WorkloadKind::StatefulSet {
+        (
+            s.max_grace_period_seconds_stateful,
+            "maxGracePeriodSecondsStateful",
         )
     } else {
-        format!(
-            "{} is above maxGracePeriodSeconds ({max}s): a shutdown that hangs stalls rollouts and node drains that long",
-            grace_text(w, grace)
-        )
+        (s.max_grace_period_seconds, "maxGracePeriodSeconds")
     };
-    out.report(
-        &GRACE_PERIOD_BOUNDS,
-        w.path("terminationGracePeriodSeconds"),
-        format!(
-            "terminationGracePeriodSeconds: {problem}. Set it between {min} and {max}, to the preStop delay plus the time the application needs to drain"
-        ),
-    );
+    for c in w.all_containers().filter(|c| c.is_long_running()) {
+        let Some(d) = c.pre_stop().map(prestop_delay_of) else {
+            continue;
+        };
+        let visible = d.seconds.saturating_add(s.shutdown_budget_seconds);
+        let (needs, source) = if d.opaque && s.max_grace_period_seconds_stateful > visible {
+            (
+                s.max_grace_period_seconds_stateful,
+                "maxGracePeriodSecondsStateful, as its preStop hook's duration is unknown",
+            )
+        } else {
+            (visible, "its preStop delay plus shutdownBudgetSeconds")
+        };
+        if needs > max {
+            max = needs;
+            why = source;
+        }
+    }
+    (max, why)
 }
 
-pub fn pid1_signal(c: &ContainerRef<'_>, out: &mut Findings) {
-    let k = c.container;
-    let command = k.command.as_deref().unwrap_or_default();
-    if command.is_empty() {
+/// Below the minimum (0 is a force kill) is an error; above the workload's maximum a warning:
+/// a long grace period stalls rollouts and drains, but cutting it short may cut a drain.
+pub fn grace_period_bounds(w: &Workload<'_>, s: &Settings, out: &mut Findings) {
+    let grace = w.termination_grace_period_seconds();
+    let min = s.min_grace_period_seconds;
+    let path = w.path("terminationGracePeriodSeconds");
+    if grace < min {
+        let problem = if grace == 0 {
+            "0 is a force kill: containers get SIGKILL with no time to drain".to_string()
+        } else if grace < 0 {
+            format!("{grace} is negative: there is no time to drain")
+        } else {
+            format!(
+                "{} is below minGracePeriodSeconds ({min}s): too short to drain",
+                grace_text(w, grace)
+            )
+        };
+        out.report(
+            &GRACE_PERIOD_BOUNDS,
+            path,
+            format!(
+                "terminationGracePeriodSeconds: {problem}. Set it to at least {min}: the preStop delay plus the time the application needs to drain"
+            ),
+        );
+        return;
+    }
+    let (max, why) = max_grace(w, s);
+    if grace > max {
+        out.warn(
+            &GRACE_PERIOD_BOUNDS,
+            path,
+            format!(
+                "terminationGracePeriodSeconds: {} is above the {max}s this workload needs ({why}): a shutdown that hangs stalls rollouts and node drains that long. Lower it to the preStop delay plus the time the application needs to drain; if the drain really takes that long, raise the setting or exempt the object with the reason",
+                grace_text(w, grace)
+            ),
+        );
+    }
+}
+
+/// A container whose command runs a shell `-c` script that leaves the shell as PID 1: the
+/// shell ignores SIGTERM (and forwards nothing), so the application is SIGKILLed at the end of
+/// the grace period.
+pub fn pid1_signal(c: &ContainerRef<'_, '_>, out: &mut Findings) {
+    if c.command().is_empty() {
         // The image's entrypoint runs, and it is not known here.
         return;
     }
-    let argv: Vec<String> = command
-        .iter()
-        .chain(k.args.as_deref().unwrap_or_default())
-        .cloned()
-        .collect();
+    let argv: Vec<String> = c.command().iter().chain(c.args()).cloned().collect();
     let argv = strip_env(&argv);
     let Some(script) = shell_script(argv) else {
         return;
     };
-    if script_handles_sigterm(script) {
+    let program = argv.first().map_or("sh", |s| basename(s));
+    let Some(shell) = ShellKind::of(program, c.container.image.as_deref()) else {
         return;
-    }
-    let shell = argv.first().map_or("sh", |s| basename(s));
+    };
+    let Pid1::Stays { why } = pid1_of(shell, script) else {
+        return;
+    };
+    let assumed = if program == "sh" && shell == ShellKind::Dash {
+        " (assuming the image's /bin/sh is dash, as on Debian and Ubuntu; busybox and bash would exec a plain last command)"
+    } else {
+        ""
+    };
     out.report(
         &PID1_SIGNAL,
         c.field("command"),
         format!(
-            "container \"{}\" runs a `{shell} -c` script that never uses `exec`: the shell is PID 1, does not forward SIGTERM to the application, and the container is SIGKILLed at the end of the grace period. Put `exec` before the final command, or run it under a signal-forwarding init such as tini or dumb-init",
+            "container \"{}\" runs a `{program} -c` script that leaves the shell as PID 1: {why}{assumed}. A shell as PID 1 ignores SIGTERM and forwards it to nothing, so the application is SIGKILLed at the end of the grace period. Put `exec` before the final command, or run it under a signal-forwarding init such as tini or dumb-init",
             c.name()
         ),
     );
 }
 
-/// Whether a `-c` script hands PID 1 to its command (`exec cmd`) or traps SIGTERM itself.
-fn script_handles_sigterm(script: &str) -> bool {
-    simple_commands(script).iter().any(|words| {
-        let Some((name, args)) = command_word(words) else {
-            return false;
-        };
-        match name {
-            "exec" => operands(args).next().is_some(),
-            // `trap ACTION SIGNAL...`: the shell runs ACTION on SIGTERM.
-            "trap" => operands(args).skip(1).any(|sig| {
-                ["TERM", "SIGTERM", "15"]
-                    .iter()
-                    .any(|t| sig.eq_ignore_ascii_case(t))
-            }),
-            _ => false,
-        }
-    })
-}
-
-/// The last component of a path: `/bin/sh` is `sh`.
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// Drops a leading `env [-flags] [NAME=value...]`.
-fn strip_env(argv: &[String]) -> &[String] {
-    let Some((first, mut rest)) = argv.split_first() else {
-        return argv;
-    };
-    if basename(first) != "env" {
-        return argv;
-    }
-    while let Some((arg, tail)) = rest.split_first() {
-        if arg.starts_with('-') || is_assignment(arg) {
-            rest = tail;
-        } else {
-            break;
-        }
-    }
-    rest
-}
-
-/// The script of an argv that runs a shell with `-c` (alone or in a flag cluster such as
-/// `-ec`), e.g. `["/bin/sh", "-ec", "exec nginx"]`.
-fn shell_script(argv: &[String]) -> Option<&str> {
-    let (program, mut rest) = argv.split_first()?;
-    if !SHELLS.contains(&basename(program)) {
-        return None;
-    }
-    while let Some((arg, tail)) = rest.split_first() {
-        if arg == "-o" || arg == "+o" {
-            // `-o pipefail`: the option name is the next word.
-            rest = tail.split_first().map_or(&[][..], |(_, t)| t);
-            continue;
-        }
-        if let Some(long) = arg.strip_prefix("--") {
-            if long.is_empty() {
-                // End of options: what follows is a script file, not `-c`.
-                return None;
-            }
-            rest = tail;
-            continue;
-        }
-        let flags = arg.strip_prefix('-').or_else(|| arg.strip_prefix('+'))?;
-        if flags.is_empty() || !flags.chars().all(|ch| ch.is_ascii_alphabetic()) {
-            return None;
-        }
-        if arg.starts_with('-') && flags.contains('c') {
-            return tail.first().map(String::as_str);
-        }
-        rest = tail;
-    }
-    None
-}
-
-/// `NAME=value`.
-fn is_assignment(word: &str) -> bool {
-    word.split_once('=').is_some_and(|(name, _)| {
-        let mut chars = name.chars();
-        chars
-            .next()
-            .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
-            && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-    })
-}
-
-/// A redirection word such as `>/dev/null`, `2>&1`, `2>` or `<in`.
-fn is_redirect(word: &str) -> bool {
-    let op = word.trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '&');
-    op.starts_with('>') || op.starts_with('<')
-}
-
-/// The words of a command's arguments that are not redirections (nor their targets).
-fn operands(args: &[String]) -> impl Iterator<Item = &str> {
-    let mut target_next = false;
-    args.iter().filter_map(move |a| {
-        if target_next {
-            target_next = false;
-            return None;
-        }
-        if is_redirect(a) {
-            // `2>` alone: the file is the next word.
-            target_next = a.ends_with('>') || a.ends_with('<');
-            return None;
-        }
-        Some(a.as_str())
-    })
-}
-
-/// The command name of a simple command and its arguments, past keywords (`then`, `do`, ...)
-/// and variable assignments.
-fn command_word(words: &[String]) -> Option<(&str, &[String])> {
-    let mut rest = words;
-    while let Some((word, tail)) = rest.split_first() {
-        if PREFIX_WORDS.contains(&word.as_str()) || is_assignment(word) {
-            rest = tail;
-        } else {
-            return Some((word.as_str(), tail));
-        }
-    }
-    None
-}
-
-/// Milliseconds the operands of one `sleep` wait in total, and whether every operand was a
-/// duration this reader understands.
-fn sleep_ms(args: &[String]) -> (i64, bool) {
-    let mut total: i64 = 0;
-    let mut all_known = true;
-    for arg in operands(args) {
-        match parse_duration_ms(arg) {
-            Some(ms) => total = total.saturating_add(ms),
-            None => all_known = false,
-        }
-    }
-    (total, all_known)
-}
-
-/// A `sleep` operand in milliseconds (rounded up): `5`, `0.5`, `.5`, `30s`, `2m`, `1h`, `1d`.
-/// `None` for anything else (`$DELAY`, `infinity`, `1e3`).
-pub fn parse_duration_ms(arg: &str) -> Option<i64> {
-    let (number, unit_ms) = if let Some(n) = arg.strip_suffix('s') {
-        (n, 1_000)
-    } else if let Some(n) = arg.strip_suffix('m') {
-        (n, 60_000)
-    } else if let Some(n) = arg.strip_suffix('h') {
-        (n, 3_600_000)
-    } else if let Some(n) = arg.strip_suffix('d') {
-        (n, 86_400_000)
-    } else {
-        (arg, 1_000)
-    };
-    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
-        return None;
-    }
-    // Fixed point with six decimals, so `0.5m` is exactly 30000ms; further digits round up.
-    const SCALE: i64 = 1_000_000;
-    let mut whole: i64 = 0;
-    for b in int.bytes() {
-        whole = whole
-            .saturating_mul(10)
-            .saturating_add(i64::from(b.wrapping_sub(b'0')));
-    }
-    let mut fraction: i64 = 0;
-    let mut place = SCALE / 10;
-    let mut beyond = false;
-    for b in frac.bytes() {
-        let d = i64::from(b.wrapping_sub(b'0'));
-        if place > 0 {
-            fraction = fraction.saturating_add(d.saturating_mul(place));
-            place /= 10;
-        } else if d != 0 {
-            beyond = true;
-        }
-    }
-    let fraction = fraction.saturating_add(i64::from(beyond));
-    // ms = (whole + fraction / SCALE) * unit_ms, rounded up.
-    let frac_ms = fraction.saturating_mul(unit_ms);
-    let frac_ms = (frac_ms / SCALE).saturating_add(i64::from(frac_ms % SCALE != 0));
-    Some(whole.saturating_mul(unit_ms).saturating_add(frac_ms))
-}
-
-/// Splits a shell script into simple commands (at `;`, `&`, `|`, newlines, parentheses and
-/// backquotes), each a list of words with quotes and escapes removed. A reader for the common
-/// shapes of `-c` scripts, not a shell parser.
-fn simple_commands(script: &str) -> Vec<Vec<String>> {
-    let mut commands: Vec<Vec<String>> = Vec::new();
-    let mut words: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    let mut comment = false;
-    let mut prev: Option<char> = None;
-
-    fn end_word(words: &mut Vec<String>, word: &mut String, in_word: &mut bool) {
-        if *in_word {
-            words.push(std::mem::take(word));
-            *in_word = false;
-        }
-    }
-
-    for ch in script.chars() {
-        if comment {
-            if ch == '\n' {
-                comment = false;
-                end_word(&mut words, &mut word, &mut in_word);
-                commands.push(std::mem::take(&mut words));
-            }
-            continue;
-        }
-        if escaped {
-            escaped = false;
-            // Backslash-newline continues the line.
-            if ch != '\n' {
-                word.push(ch);
-                in_word = true;
-            }
-            prev = Some(ch);
-            continue;
-        }
-        match quote {
-            Some('\'') => {
-                if ch == '\'' {
-                    quote = None;
-                } else {
-                    word.push(ch);
-                }
-            }
-            Some(_) => match ch {
-                '"' => quote = None,
-                '\\' => escaped = true,
-                _ => word.push(ch),
-            },
-            None => match ch {
-                '\\' => escaped = true,
-                '\'' | '"' => {
-                    quote = Some(ch);
-                    in_word = true;
-                }
-                '#' if !in_word => comment = true,
-                '&' if matches!(prev, Some('>') | Some('<')) => word.push(ch),
-                ';' | '&' | '|' | '\n' | '(' | ')' | '`' => {
-                    end_word(&mut words, &mut word, &mut in_word);
-                    commands.push(std::mem::take(&mut words));
-                }
-                ch if ch.is_whitespace() => end_word(&mut words, &mut word, &mut in_word),
-                _ => {
-                    word.push(ch);
-                    in_word = true;
-                }
-            },
-        }
-        prev = Some(ch);
-    }
-    end_word(&mut words, &mut word, &mut in_word);
-    commands.push(words);
-    commands.retain(|c| !c.is_empty());
-    commands
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prodready_sdk::k8s::PodSpec;
-    use prodready_sdk::{Workload, WorkloadKind};
+    use prodready_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    use prodready_sdk::testing;
     use serde_json::{Value, json};
 
-    fn workload(kind: WorkloadKind, labels: Value, spec: Value) -> Workload {
-        Workload {
-            kind,
-            pod_labels: serde_json::from_value(labels).unwrap(),
-            pod_annotations: Default::default(),
-            spec: serde_json::from_value::<PodSpec>(spec).unwrap(),
-        }
+    fn workload(kind: WorkloadKind, spec: Value) -> Workload<'static> {
+        testing::workload_of(kind, json!({"app": "checkout"}), spec)
     }
 
-    fn deployment(spec: Value) -> Workload {
-        workload(WorkloadKind::Deployment, json!({"app": "checkout"}), spec)
+    fn deployment(spec: Value) -> Workload<'static> {
+        workload(WorkloadKind::Deployment, spec)
     }
 
-    fn run_with(w: &Workload, s: &Settings, selected: bool) -> Vec<(&'static str, String)> {
+    fn run_with(w: &Workload<'_>, s: &Settings, serving: &Serving) -> Vec<(&'static str, String)> {
         let mut out = Findings::new();
-        check_workload(w, s, selected, &mut out);
+        check_workload(w, serving, s, &mut out);
         out.items()
             .iter()
             .map(|f| (f.check.id, f.path.clone()))
             .collect()
     }
 
-    fn run(w: &Workload) -> Vec<(&'static str, String)> {
-        run_with(w, &Settings::default(), false)
+    fn run(w: &Workload<'_>) -> Vec<(&'static str, String)> {
+        run_with(w, &Settings::default(), &Serving::Unknown)
     }
 
-    fn ids(w: &Workload, selected: bool) -> Vec<&'static str> {
-        run_with(w, &Settings::default(), selected)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
+    fn findings(w: &Workload<'_>) -> Findings {
+        let mut out = Findings::new();
+        check_workload(w, &Serving::Unknown, &Settings::default(), &mut out);
+        out
+    }
+
+    fn routed() -> Serving {
+        Serving::Routed {
+            services: vec!["checkout".into()],
+            targets: vec![IntOrString::Int(8080)],
+        }
     }
 
     fn handler(v: Value) -> LifecycleHandler {
@@ -566,6 +331,8 @@ mod tests {
         format!("spec.template.spec.containers[0].{rest}")
     }
 
+    const GRACE: &str = "spec.template.spec.terminationGracePeriodSeconds";
+
     /// A serving container with a 10s preStop sleep under the default 30s grace period.
     fn good_web() -> Value {
         json!({
@@ -573,30 +340,6 @@ mod tests {
             "ports": [{"containerPort": 8080}],
             "lifecycle": {"preStop": {"sleep": {"seconds": 10}}}
         })
-    }
-
-    // ---- the shell reader ----
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_ms("28"), Some(28_000));
-        assert_eq!(parse_duration_ms("0.5"), Some(500));
-        assert_eq!(parse_duration_ms(".25"), Some(250));
-        assert_eq!(parse_duration_ms("5."), Some(5_000));
-        assert_eq!(parse_duration_ms("30s"), Some(30_000));
-        assert_eq!(parse_duration_ms("0.5m"), Some(30_000));
-        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
-        assert_eq!(parse_duration_ms("0.0000001"), Some(1));
-        assert_eq!(
-            parse_duration_ms("99999999999999999999999999"),
-            Some(i64::MAX)
-        );
-        assert_eq!(parse_duration_ms("9999999999999999d"), Some(i64::MAX));
-        for bad in [
-            "", ".", "s", "-1", "1e3", "$DELAY", "infinity", "1.2.3", "５",
-        ] {
-            assert_eq!(parse_duration_ms(bad), None, "{bad}");
-        }
     }
 
     #[test]
@@ -690,48 +433,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn shell_detection() {
-        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(shell_script(&v(&["sh", "-c", "x"])), Some("x"));
-        assert_eq!(shell_script(&v(&["/bin/bash", "-euc", "x"])), Some("x"));
-        assert_eq!(
-            shell_script(&v(&["bash", "-e", "-o", "pipefail", "-c", "x"])),
-            Some("x")
-        );
-        assert_eq!(shell_script(&v(&["zsh", "--login", "-xc", "x"])), Some("x"));
-        assert_eq!(shell_script(&v(&["env", "A=1", "dash", "-c", "x"])), None);
-        assert_eq!(
-            shell_script(strip_env(&v(&["env", "A=1", "dash", "-c", "x"]))),
-            Some("x")
-        );
-        assert_eq!(shell_script(&v(&["sh", "/entry.sh", "-c"])), None);
-        assert_eq!(shell_script(&v(&["sh", "--", "-c"])), None);
-        assert_eq!(shell_script(&v(&["sh", "-c"])), None);
-        assert_eq!(shell_script(&v(&["python", "-c", "x"])), None);
-        assert_eq!(shell_script(&v(&["fish", "-c", "x"])), None);
-    }
-
-    #[test]
-    fn exec_and_trap_detection() {
-        assert!(script_handles_sigterm("exec nginx -g 'daemon off;'"));
-        assert!(script_handles_sigterm(
-            "set -e\nmigrate --wait\nexec /app/server"
-        ));
-        assert!(script_handles_sigterm("PORT=8080 exec ./server"));
-        assert!(script_handles_sigterm(
-            "trap 'kill -TERM $pid' TERM INT; ./server & pid=$!; wait"
-        ));
-        assert!(!script_handles_sigterm("./server"));
-        assert!(!script_handles_sigterm("echo exec; ./server"));
-        assert!(!script_handles_sigterm(
-            "exec >/var/log/app.log 2>&1; ./server"
-        ));
-        assert!(!script_handles_sigterm("exec 2> /tmp/err; ./server"));
-        assert!(!script_handles_sigterm("trap cleanup EXIT; ./server"));
-        assert!(!script_handles_sigterm("./executor --mode exec"));
-    }
-
     // ---- prestop-fits-grace ----
 
     #[test]
@@ -746,23 +447,21 @@ mod tests {
 
     #[test]
     fn the_talks_sleep_28_overruns_the_default_grace() {
-        let w = deployment(json!({"containers": [{
+        let c = json!({
             "name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}],
             "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "echo 0 > /srv/health; sleep 28; nginx -s quit"]}}}
-        }]}));
+        });
+        let w = deployment(json!({"containers": [c.clone()]}));
         assert_eq!(
             run(&w),
             vec![("prestop-fits-grace", c0("lifecycle.preStop"))]
         );
-        let mut out = Findings::new();
-        check_workload(&w, &Settings::default(), false, &mut out);
         assert_eq!(
-            out.items()[0].message,
+            findings(&w).items()[0].message,
             "container \"nginx\": preStop waits 28s and the application needs shutdownBudgetSeconds (5s) to drain after SIGTERM, but terminationGracePeriodSeconds is 30s (the default, as it is unset); SIGKILL lands mid-drain. Raise terminationGracePeriodSeconds to at least 33 or shorten the preStop delay"
         );
         // With a longer grace period it fits.
-        let mut w = w;
-        w.spec.termination_grace_period_seconds = Some(40);
+        let w = deployment(json!({"terminationGracePeriodSeconds": 40, "containers": [c]}));
         assert_eq!(run(&w), vec![]);
     }
 
@@ -807,7 +506,6 @@ mod tests {
         // sleep 25.5 counts as 26s; 26 + 5 > 30.
         let w = workload(
             WorkloadKind::StatefulSet,
-            json!({"app": "cart-cache"}),
             json!({"terminationGracePeriodSeconds": 30, "containers": [{
                 "name": "cache", "image": "c:1", "ports": [{"containerPort": 6380}],
                 "lifecycle": {"preStop": {"exec": {"command": ["/usr/bin/sleep", "25.5"]}}}
@@ -842,15 +540,57 @@ mod tests {
     }
 
     #[test]
-    fn a_service_makes_a_portless_workload_serving() {
+    fn metrics_and_health_ports_alone_do_not_serve() {
+        let w = workload(
+            WorkloadKind::DaemonSet,
+            json!({"containers": [{"name": "agent", "image": "a:1",
+                "ports": [{"name": "healthz", "containerPort": 9099}, {"name": "metrics", "containerPort": 9091}]}]}),
+        );
+        assert_eq!(run(&w), vec![]);
+    }
+
+    #[test]
+    fn a_service_decides_serving() {
         let w = deployment(json!({"containers": [
             {"name": "api", "image": "a:1"},
             {"name": "metrics", "image": "m:1", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}
         ]}));
-        assert_eq!(ids(&w, false), Vec::<&str>::new());
+        // No ports and no Service: nothing serves.
+        assert_eq!(run(&w), vec![]);
+        // A Service targets an undeclared port: every app container may serve it.
         assert_eq!(
-            run_with(&w, &Settings::default(), true),
+            run_with(&w, &Settings::default(), &routed()),
             vec![("prestop-delay", c0("lifecycle.preStop"))]
+        );
+        // Services exist but none routes here: a container with ports does not serve.
+        let w = deployment(
+            json!({"containers": [{"name": "web", "image": "w:1", "ports": [{"containerPort": 8080}]}]}),
+        );
+        assert_eq!(
+            run_with(
+                &w,
+                &Settings::default(),
+                &Serving::NotRouted {
+                    metrics_only: vec![]
+                }
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn serving_native_sidecars_need_a_delay() {
+        let w = deployment(json!({
+            "initContainers": [{"name": "proxy", "image": "p:1", "restartPolicy": "Always",
+                "ports": [{"name": "https", "containerPort": 8443}]}],
+            "containers": [good_web()]
+        }));
+        assert_eq!(
+            run(&w),
+            vec![(
+                "prestop-delay",
+                "spec.template.spec.initContainers[0].lifecycle.preStop".to_string()
+            )]
         );
     }
 
@@ -859,10 +599,10 @@ mod tests {
         let spec = json!({"restartPolicy": "Never", "containers": [
             {"name": "report", "image": "r:1", "ports": [{"containerPort": 8080}]}
         ]});
-        let job = workload(WorkloadKind::Job, json!({}), spec.clone());
-        assert_eq!(ids(&job, true), Vec::<&str>::new());
-        let pod = workload(WorkloadKind::Pod, json!({}), spec);
-        assert_eq!(ids(&pod, true), Vec::<&str>::new());
+        let job = workload(WorkloadKind::Job, spec.clone());
+        assert_eq!(run_with(&job, &Settings::default(), &routed()), vec![]);
+        let pod = workload(WorkloadKind::Pod, spec);
+        assert_eq!(run_with(&pod, &Settings::default(), &routed()), vec![]);
     }
 
     #[test]
@@ -874,37 +614,51 @@ mod tests {
             min_pre_stop_seconds: 0,
             ..Settings::default()
         };
-        assert_eq!(run_with(&w, &s, true), vec![]);
+        assert_eq!(run_with(&w, &s, &routed()), vec![]);
     }
 
     // ---- grace-period-bounds ----
 
+    fn grace_findings(
+        kind: WorkloadKind,
+        grace: i64,
+        container: Value,
+    ) -> Vec<(String, prodready_sdk::Severity)> {
+        let w = workload(
+            kind,
+            json!({"terminationGracePeriodSeconds": grace, "containers": [container]}),
+        );
+        let mut out = Findings::new();
+        grace_period_bounds(&w, &Settings::default(), &mut out);
+        out.items()
+            .iter()
+            .map(|f| (f.path.clone(), f.severity))
+            .collect()
+    }
+
     #[test]
-    fn grace_period_bounds_and_messages() {
-        let path = "spec.template.spec.terminationGracePeriodSeconds".to_string();
-        for (grace, bad) in [
-            (0, true),
-            (-5, true),
-            (1, false),
-            (300, false),
-            (301, true),
-            (3600, true),
+    fn grace_period_below_the_minimum_is_an_error_above_the_maximum_a_warning() {
+        use prodready_sdk::Severity::{Error, Warning};
+        let worker = json!({"name": "worker", "image": "w:1"});
+        for (grace, want) in [
+            (0, Some(Error)),
+            (-5, Some(Error)),
+            (1, None),
+            (300, None),
+            (301, Some(Warning)),
+            (3600, Some(Warning)),
         ] {
-            let w = deployment(json!({
-                "terminationGracePeriodSeconds": grace,
-                "containers": [{"name": "worker", "image": "w:1"}]
-            }));
-            let want = if bad {
-                vec![("grace-period-bounds", path.clone())]
-            } else {
-                vec![]
-            };
-            assert_eq!(run(&w), want, "grace {grace}");
+            let got = grace_findings(WorkloadKind::Deployment, grace, worker.clone());
+            assert_eq!(
+                got,
+                want.map(|s| (GRACE.to_string(), s))
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                "grace {grace}"
+            );
         }
-        let w = deployment(json!({
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{"name": "worker", "image": "w:1"}]
-        }));
+        let w =
+            deployment(json!({"terminationGracePeriodSeconds": 0, "containers": [worker.clone()]}));
         let mut out = Findings::new();
         grace_period_bounds(&w, &Settings::default(), &mut out);
         assert!(
@@ -913,13 +667,46 @@ mod tests {
                 .contains("0 is a force kill: containers get SIGKILL with no time to drain")
         );
         // Unset is 30, checked against the configured bounds.
-        let w = deployment(json!({"containers": [{"name": "worker", "image": "w:1"}]}));
+        let w = deployment(json!({"containers": [worker]}));
         let s = Settings {
             min_grace_period_seconds: 60,
             max_grace_period_seconds: 120,
             ..Settings::default()
         };
-        assert_eq!(run_with(&w, &s, false), vec![("grace-period-bounds", path)]);
+        assert_eq!(
+            run_with(&w, &s, &Serving::Unknown),
+            vec![("grace-period-bounds", GRACE.to_string())]
+        );
+    }
+
+    #[test]
+    fn a_database_drain_may_take_its_time() {
+        // A StatefulSet draining with nodetool for up to 1800s: within the stateful maximum.
+        let cassandra = json!({"name": "cassandra", "image": "c:4", "ports": [{"name": "cql", "containerPort": 9042}],
+            "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "nodetool drain"]}}}});
+        assert_eq!(
+            grace_findings(WorkloadKind::StatefulSet, 1800, cassandra.clone()),
+            vec![]
+        );
+        // The same hook in a Deployment: an unknown-length drain may need as long.
+        assert_eq!(
+            grace_findings(WorkloadKind::Deployment, 1800, cassandra.clone()),
+            vec![]
+        );
+        assert_eq!(
+            grace_findings(WorkloadKind::StatefulSet, 7200, cassandra),
+            vec![(GRACE.to_string(), prodready_sdk::Severity::Warning)]
+        );
+        // A known delay raises the maximum to what it needs, and no further.
+        let long_sleep = json!({"name": "web", "image": "w:1", "lifecycle": {"preStop": {"sleep": {"seconds": 400}}}});
+        assert_eq!(
+            grace_findings(WorkloadKind::Deployment, 405, long_sleep.clone()),
+            vec![]
+        );
+        assert_eq!(
+            grace_findings(WorkloadKind::Deployment, 900, long_sleep),
+            vec![(GRACE.to_string(), prodready_sdk::Severity::Warning)]
+        );
     }
 
     #[test]
@@ -930,10 +717,7 @@ mod tests {
         assert_eq!(
             run(&w),
             vec![
-                (
-                    "grace-period-bounds",
-                    "spec.template.spec.terminationGracePeriodSeconds".to_string()
-                ),
+                ("grace-period-bounds", GRACE.to_string()),
                 ("prestop-fits-grace", c0("lifecycle.preStop")),
             ]
         );
@@ -941,33 +725,88 @@ mod tests {
 
     // ---- pid1-signal ----
 
-    #[test]
-    fn shell_scripts_without_exec_are_warned() {
+    fn pid1(command: Value, args: Value, image: &str) -> Vec<(&'static str, String)> {
         let mut c = good_web();
-        c["command"] = json!(["/bin/sh", "-c"]);
-        c["args"] = json!(["./migrate && ./server --port 8080"]);
+        c["command"] = command;
+        c["args"] = args;
+        c["image"] = json!(image);
         let w = deployment(json!({"containers": [c]}));
-        assert_eq!(run(&w), vec![("pid1-signal", c0("command"))]);
+        run(&w)
     }
 
     #[test]
-    fn flag_clusters_and_multi_line_scripts() {
-        let w = deployment(json!({"containers": [{
-            "name": "notifier", "image": "n:1",
-            "command": ["/bin/bash", "-euc"],
-            "args": ["echo \"starting notifier (no exec)\"\n. /etc/notifier/env\n/opt/notifier/bin/notifier --queue orders\n"]
-        }]}));
-        assert_eq!(run(&w), vec![("pid1-signal", c0("command"))]);
-        let w = deployment(json!({"containers": [{
-            "name": "watcher", "image": "s:1",
-            "command": ["/bin/sh", "-c"],
-            "args": ["/opt/watcher/bin/watch &\nchild=$!\ntrap 'kill -TERM \"$child\"' TERM\nwait \"$child\"\n"]
-        }]}));
-        assert_eq!(run(&w), vec![]);
+    fn a_shell_that_stays_pid_1_is_warned() {
+        let flagged = vec![("pid1-signal", c0("command"))];
+        // dash (Debian's sh) never execs the last command.
+        assert_eq!(
+            pid1(
+                json!(["/bin/sh", "-c"]),
+                json!(["./migrate && ./server --port 8080"]),
+                "debian:12"
+            ),
+            flagged
+        );
+        // bash keeps running a pipeline, a redirected last command, a trap.
+        for script in [
+            "./server | tee /log/out",
+            "./server > /log/out 2>&1",
+            "trap cleanup EXIT; ./server",
+            "./server || true",
+        ] {
+            assert_eq!(
+                pid1(json!(["bash", "-c", script]), Value::Null, "app:1"),
+                flagged,
+                "{script}"
+            );
+        }
+        let out = findings(&deployment(
+            json!({"containers": [{"name": "w", "image": "debian:12",
+            "command": ["sh", "-c", "./server"]}]}),
+        ));
+        assert!(
+            out.items()[0]
+                .message
+                .contains("assuming the image's /bin/sh is dash"),
+            "{}",
+            out.items()[0].message
+        );
     }
 
     #[test]
-    fn exec_tini_and_entrypoints_are_fine() {
+    fn a_shell_that_execs_its_last_command_is_fine() {
+        // bash runs a lone simple command in place of itself (issue: false positive on
+        // `bash -c "my-server --port 8080"`).
+        assert_eq!(
+            pid1(
+                json!(["bash", "-c", "my-server --port 8080"]),
+                Value::Null,
+                "app:1"
+            ),
+            vec![]
+        );
+        assert_eq!(
+            pid1(
+                json!(["/bin/bash", "-euc"]),
+                json!([
+                    "echo starting\n. /etc/notifier/env\n/opt/notifier/bin/notifier --queue orders\n"
+                ]),
+                "app:1"
+            ),
+            vec![]
+        );
+        // busybox (Alpine's sh) too, even with a redirection.
+        assert_eq!(
+            pid1(
+                json!(["sh", "-c", "./server > /dev/stdout"]),
+                Value::Null,
+                "alpine:3.20"
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn exec_tini_forwarding_traps_and_entrypoints_are_fine() {
         for (command, args) in [
             (
                 json!(["sh", "-c", "./migrate && exec ./server"]),
@@ -978,12 +817,18 @@ mod tests {
             (json!(["./server"]), json!(["--port", "8080"])),
             (json!(null), json!(["sh", "-c", "./server"])),
             (json!([]), json!(["sh", "-c", "./server"])),
+            (
+                json!(["/bin/sh", "-c"]),
+                json!([
+                    "/opt/watcher/bin/watch &\nchild=$!\ntrap 'kill -TERM \"$child\"' TERM\nwait \"$child\"\n"
+                ]),
+            ),
         ] {
-            let mut c = good_web();
-            c["command"] = command.clone();
-            c["args"] = args;
-            let w = deployment(json!({"containers": [c]}));
-            assert_eq!(run(&w), vec![], "{command}");
+            assert_eq!(
+                pid1(command.clone(), args, "debian:12"),
+                vec![],
+                "{command}"
+            );
         }
     }
 
@@ -996,146 +841,93 @@ mod tests {
         assert_eq!(run(&w), vec![]);
     }
 
-    // ---- Services in the context ----
+    // ---- through the module, with a manifest set as context ----
 
-    fn context(objects: Value) -> Context {
-        Context::from_json(&json!({"objects": objects}).to_string()).unwrap()
-    }
-
-    fn service(name: &str, namespace: Option<&str>, selector: Value) -> Value {
-        let mut s = json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name},
-            "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080}]}
-        });
-        if let Some(ns) = namespace {
-            s["metadata"]["namespace"] = json!(ns);
-        }
-        s
-    }
-
-    #[test]
-    fn services_select_by_labels_and_namespace() {
-        let w = deployment(json!({"containers": [{"name": "api", "image": "a:1"}]}));
-        let cx = context(json!([service(
-            "checkout",
-            Some("shop"),
-            json!({"app": "checkout"})
-        )]));
-        assert!(selected_by_service(&cx, Some("shop"), &w));
-        assert!(selected_by_service(&cx, None, &w));
-        assert!(!selected_by_service(&cx, Some("billing"), &w));
-        let cx = context(json!([
-            service("cart", None, json!({"app": "cart"})),
-            service("empty", None, json!({})),
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
-            {"apiVersion": "example.com/v1", "kind": "Service", "metadata": {"name": "y"},
-             "spec": {"selector": {"app": "checkout"}}}
-        ]));
-        assert!(!selected_by_service(&cx, None, &w));
-    }
-
-    /// The scenarios of tests/fixtures/graceful-shutdown/*.yaml, through the module's own
-    /// entry point with every object of the file as context.
-    fn evaluate_set(objects: &[Value]) -> Vec<Value> {
+    fn evaluate_set(objects: &[Value]) -> Vec<prodready_sdk::Verdict> {
         objects
             .iter()
-            .map(|o| {
-                let envelope = json!({
-                    "request": {"object": o},
-                    "context": {"objects": objects},
-                    "mode": "manifest"
-                });
-                let out = crate::evaluate_json(envelope.to_string().as_bytes());
-                serde_json::from_slice::<Value>(&out).unwrap()
-            })
+            .map(|o| testing::evaluate_in::<crate::GracefulShutdown>(o, &Value::Null, objects))
             .collect()
     }
 
-    fn verdict_ids(v: &Value) -> Vec<String> {
-        assert!(v["error"].is_null(), "{v}");
-        let mut ids: Vec<String> = v["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["check"].as_str().unwrap().to_string())
-            .collect();
+    fn ids(v: &prodready_sdk::Verdict) -> Vec<&str> {
+        assert!(v.error.is_none(), "{v:?}");
+        let mut ids = testing::ids(v);
         ids.sort();
         ids
     }
 
-    fn deploy(name: &str, labels: Value, pod: Value) -> Value {
-        json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "shop"},
-            "spec": {
-                "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": pod}
-            }
-        })
+    fn svc(name: &str, ns: &str, selector: Value, ports: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+               "spec": {"selector": selector, "ports": ports}})
+    }
+
+    fn deploy(name: &str, pod: Value) -> Value {
+        let mut d = testing::object(WorkloadKind::Deployment, name, json!({"app": name}), pod);
+        d["metadata"]["namespace"] = json!("shop");
+        d
     }
 
     #[test]
-    fn fixture_scenario_prestop_delay_with_a_service() {
+    fn a_manifest_set_decides_serving_by_its_services() {
         let objects = vec![
-            // A Service in the same namespace selects the portless cart-api.
-            json!({"apiVersion": "v1", "kind": "Service",
-                   "metadata": {"name": "cart-api", "namespace": "shop"},
-                   "spec": {"selector": {"app": "cart-api"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
+            svc(
+                "cart-api",
+                "shop",
+                json!({"app": "cart-api"}),
+                json!([{"port": 80, "targetPort": 8080}]),
+            ),
+            svc(
+                "cart-sync-metrics",
+                "shop",
+                json!({"app": "cart-sync"}),
+                json!([{"name": "metrics", "port": 9090}]),
+            ),
             deploy(
                 "cart-api",
-                json!({"app": "cart-api"}),
-                json!({"containers": [
-                    {"name": "api", "image": "registry.example/cart-api:3.1.0"}
-                ]}),
+                json!({"containers": [{"name": "api", "image": "r/cart-api:3.1.0"}]}),
             ),
-            // Ports, preStop sleeps 10s: passes.
-            deploy(
-                "checkout",
-                json!({"app": "checkout"}),
-                json!({"containers": [good_web()]}),
-            ),
-            // Not selected (labels differ), no ports: not serving.
+            deploy("checkout", json!({"containers": [good_web()]})),
             deploy(
                 "cart-sync",
-                json!({"app": "cart-sync"}),
-                json!({"containers": [
-                    {"name": "sync", "image": "registry.example/cart-sync:1.0.0"}
-                ]}),
+                json!({"containers": [{"name": "sync", "image": "r/cart-sync:1.0.0",
+                "ports": [{"name": "http", "containerPort": 8080}, {"name": "metrics", "containerPort": 9090}]}]}),
             ),
         ];
-        let verdicts = evaluate_set(&objects);
-        assert!(verdicts[0]["skipped"].is_string(), "{}", verdicts[0]);
-        assert_eq!(verdict_ids(&verdicts[1]), vec!["prestop-delay"]);
-        assert_eq!(verdict_ids(&verdicts[2]), Vec::<String>::new());
-        assert_eq!(verdict_ids(&verdicts[3]), Vec::<String>::new());
+        let v = evaluate_set(&objects);
+        assert!(v[0].skipped.is_some());
+        // Routed by its Service: needs the delay.
+        assert_eq!(ids(&v[2]), ["prestop-delay"]);
         assert_eq!(
-            verdicts[1]["violations"][0]["path"],
+            v[2].violations[0].path,
             "spec.template.spec.containers[0].lifecycle.preStop"
         );
+        // The set has Services and none selects checkout: its ports alone do not make it serve.
+        assert_eq!(ids(&v[3]), Vec::<&str>::new());
+        // Only a metrics Service selects cart-sync: not serving.
+        assert_eq!(ids(&v[4]), Vec::<&str>::new());
     }
 
     #[test]
     fn a_service_in_another_namespace_does_not_select() {
         let objects = vec![
-            json!({"apiVersion": "v1", "kind": "Service",
-                   "metadata": {"name": "cart-api", "namespace": "billing"},
-                   "spec": {"selector": {"app": "cart-api"}}}),
+            svc(
+                "cart-api",
+                "billing",
+                json!({"app": "cart-api"}),
+                json!([{"port": 80}]),
+            ),
             deploy(
                 "cart-api",
-                json!({"app": "cart-api"}),
-                json!({"containers": [
-                    {"name": "api", "image": "registry.example/cart-api:3.1.0"}
-                ]}),
+                json!({"containers": [{"name": "api", "image": "r/cart-api:3.1.0"}]}),
             ),
         ];
-        let verdicts = evaluate_set(&objects);
-        assert_eq!(verdict_ids(&verdicts[1]), Vec::<String>::new());
+        assert_eq!(ids(&evaluate_set(&objects)[1]), Vec::<&str>::new());
     }
 
     #[test]
     fn cronjob_paths_and_no_delay_requirement() {
-        let objects = vec![json!({
+        let cron = json!({
             "apiVersion": "batch/v1", "kind": "CronJob",
             "metadata": {"name": "nightly-report"},
             "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
@@ -1143,21 +935,13 @@ mod tests {
                 "terminationGracePeriodSeconds": 0,
                 "containers": [{"name": "report", "image": "r:1", "command": ["sh", "-c", "./report"]}]
             }}}}}
-        })];
-        let verdicts = evaluate_set(&objects);
-        assert_eq!(
-            verdict_ids(&verdicts[0]),
-            vec!["grace-period-bounds", "pid1-signal"]
-        );
-        let paths: Vec<&str> = verdicts[0]["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["path"].as_str().unwrap())
-            .collect();
+        });
+        let v = &evaluate_set(std::slice::from_ref(&cron))[0];
+        assert_eq!(ids(v), ["grace-period-bounds", "pid1-signal"]);
+        let paths: Vec<&str> = v.violations.iter().map(|x| x.path.as_str()).collect();
         assert_eq!(
             paths,
-            vec![
+            [
                 "spec.jobTemplate.spec.template.spec.terminationGracePeriodSeconds",
                 "spec.jobTemplate.spec.template.spec.containers[0].command"
             ]

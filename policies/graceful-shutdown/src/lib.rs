@@ -15,8 +15,9 @@
 pub mod checks;
 pub mod settings;
 
+use prodready_sdk::serving::{SERVING_CONTEXT, serving};
 use prodready_sdk::{
-    CREATE_UPDATE, Check, Cx, Findings, Object, Resource, Rule, RuleInfo, Severity, WORKLOADS,
+    CREATE_UPDATE, Check, Cx, Findings, Object, Rule, RuleInfo, Severity, WORKLOADS,
 };
 
 pub use settings::Settings;
@@ -26,31 +27,32 @@ pub const PRESTOP_FITS_GRACE: Check = Check {
     severity: Severity::Error,
     description: "The preStop delay plus shutdownBudgetSeconds fits in the pod's terminationGracePeriodSeconds (30 when unset).",
     remediation: "Raise terminationGracePeriodSeconds to at least the preStop delay plus shutdownBudgetSeconds, or shorten the preStop delay, so SIGKILL does not land while the application drains.",
+    context: "",
 };
 
 pub const PRESTOP_DELAY: Check = Check {
     id: "prestop-delay",
     severity: Severity::Warning,
-    description: "Containers of serving workloads (declaring ports, or selected by a Service) wait at least minPreStopSeconds in a preStop hook before SIGTERM.",
+    description: "Containers that serve traffic (a Service that is not metrics-only selects their pods and they declare its target port; or, when the set has no Service, they declare ports not named for metrics or health) wait at least minPreStopSeconds in a preStop hook before SIGTERM.",
     remediation: "Add lifecycle.preStop.sleep.seconds (or an exec `sleep`) of at least minPreStopSeconds, so the pod leaves Service endpoints and load balancers before the application stops accepting requests.",
+    context: "Reads the Services (and Ingresses) of the pod's namespace to decide whether a container serves traffic; with none visible (a set without Services, or no context), decides from the container's ports.",
 };
 
 pub const GRACE_PERIOD_BOUNDS: Check = Check {
     id: "grace-period-bounds",
     severity: Severity::Error,
-    description: "terminationGracePeriodSeconds lies between minGracePeriodSeconds and maxGracePeriodSeconds.",
+    description: "terminationGracePeriodSeconds is at least minGracePeriodSeconds (error: 0 is a force kill) and not above what the workload needs (warning): maxGracePeriodSeconds, maxGracePeriodSecondsStateful for StatefulSets and for unknown-length preStop hooks, or the preStop delay plus shutdownBudgetSeconds.",
     remediation: "Set terminationGracePeriodSeconds to the preStop delay plus the time the application needs to drain, within the configured bounds.",
+    context: "",
 };
 
 pub const PID1_SIGNAL: Check = Check {
     id: "pid1-signal",
     severity: Severity::Warning,
-    description: "A container whose command runs a shell `-c` script makes the script `exec` its final command, so SIGTERM reaches the application and not a shell that ignores it.",
+    description: "A container whose command runs a shell `-c` script does not leave the shell as PID 1 (which ignores SIGTERM): the script `exec`s its final command, or is one the shell replaces itself with (bash and busybox exec a plain last command, dash never does).",
     remediation: "Put `exec` before the script's final command, or run the command under a signal-forwarding init such as tini or dumb-init.",
+    context: "",
 };
-
-/// The core/v1 Service, read from the context to find workloads that serve traffic.
-pub const SERVICE: Resource = Resource::new("", "v1", "Service", "services");
 
 pub struct GracefulShutdown;
 
@@ -70,7 +72,7 @@ impl Rule for GracefulShutdown {
             PID1_SIGNAL,
         ],
         resources: WORKLOADS,
-        context: &[SERVICE],
+        context: SERVING_CONTEXT,
         operations: CREATE_UPDATE,
     };
 
@@ -82,12 +84,8 @@ impl Rule for GracefulShutdown {
         let Some(workload) = object.workload() else {
             return Ok(());
         };
-        let selected = checks::selected_by_service(
-            cx.context,
-            object.reference.namespace.as_deref(),
-            workload,
-        );
-        checks::check_workload(workload, cx.settings, selected, out);
+        let serving = serving(cx.context, object.namespace(), workload);
+        checks::check_workload(workload, &serving, cx.settings, out);
         Ok(())
     }
 }

@@ -19,9 +19,15 @@ pub struct Settings {
     /// Lowest terminationGracePeriodSeconds accepted (grace-period-bounds).
     #[schemars(range(min = 0))]
     pub min_grace_period_seconds: i64,
-    /// Highest terminationGracePeriodSeconds accepted (grace-period-bounds).
+    /// Highest terminationGracePeriodSeconds that is not excessive (grace-period-bounds,
+    /// a warning above it), for workloads other than StatefulSets; raised for a workload to
+    /// what its preStop delay plus shutdownBudgetSeconds needs.
     #[schemars(range(min = 0))]
     pub max_grace_period_seconds: i64,
+    /// The same for StatefulSets, and for workloads whose preStop hook runs for an unknown
+    /// time (a drain script): databases and quorum members drain data before they stop.
+    #[schemars(range(min = 0))]
+    pub max_grace_period_seconds_stateful: i64,
 }
 
 impl Default for Settings {
@@ -40,6 +46,9 @@ impl Default for Settings {
             // Five minutes: longer grace periods stall rollouts and node drains for little
             // gain, and usually hide a shutdown that never finishes.
             max_grace_period_seconds: 300,
+            // An hour: a database's drain (e.g. `nodetool drain` with a 1800s grace period,
+            // as public Cassandra manifests use) flushes data and hands off ownership.
+            max_grace_period_seconds_stateful: 3600,
         }
     }
 }
@@ -51,16 +60,28 @@ impl RuleSettings for Settings {
             ("minPreStopSeconds", self.min_pre_stop_seconds),
             ("minGracePeriodSeconds", self.min_grace_period_seconds),
             ("maxGracePeriodSeconds", self.max_grace_period_seconds),
+            (
+                "maxGracePeriodSecondsStateful",
+                self.max_grace_period_seconds_stateful,
+            ),
         ] {
             if value < 0 {
                 return Err(format!("{name} must be 0 or more, not {value}"));
             }
         }
-        if self.min_grace_period_seconds > self.max_grace_period_seconds {
-            return Err(format!(
-                "minGracePeriodSeconds ({}) must not exceed maxGracePeriodSeconds ({})",
-                self.min_grace_period_seconds, self.max_grace_period_seconds
-            ));
+        for (name, max) in [
+            ("maxGracePeriodSeconds", self.max_grace_period_seconds),
+            (
+                "maxGracePeriodSecondsStateful",
+                self.max_grace_period_seconds_stateful,
+            ),
+        ] {
+            if self.min_grace_period_seconds > max {
+                return Err(format!(
+                    "minGracePeriodSeconds ({}) must not exceed {name} ({max})",
+                    self.min_grace_period_seconds
+                ));
+            }
         }
         Ok(())
     }

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use prodready_sdk::k8s_openapi::api::core::v1::EmptyDirVolumeSource;
 use prodready_sdk::k8s_openapi::api::core::v1::ResourceRequirements;
 use prodready_sdk::k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
+use prodready_sdk::quantity::{div_round, format_quantity, format_ratio};
 use prodready_sdk::{ContainerRef, ContainerRole, Findings, Quantity, Workload};
 
 use crate::settings::{CpuLimit, QosClass, Settings};
@@ -16,22 +18,25 @@ const EPHEMERAL_STORAGE_RESOURCE: &str = "ephemeral-storage";
 /// The resources Kubernetes computes QoS from (`isSupportedQoSComputeResource`).
 const QOS_RESOURCES: [&str; 2] = [CPU, MEMORY];
 
-const NANOS_PER_UNIT: i128 = 1_000_000_000;
-const NANOS_PER_MILLI: i128 = 1_000_000;
-const MI: i128 = 1 << 20;
-const KI: i128 = 1 << 10;
-
-pub fn check_workload(w: &Workload, s: &Settings, out: &mut Findings) {
+/// `resources_set_reported`: whether resources-set findings reach the user (its severity is
+/// not `off`); qos-class then leaves a BestEffort pod's missing requests to it.
+pub fn check_workload(
+    w: &Workload<'_>,
+    s: &Settings,
+    resources_set_reported: bool,
+    out: &mut Findings,
+) {
+    let mut requests_reported = false;
     for c in w.all_containers() {
-        let res = Resources::of(c.container.resources.as_ref());
-        resources_set(&c, res, out);
+        let res = Resources::of(c.resources());
+        requests_reported |= resources_set(&c, res, out);
         cpu_limit(&c, res, s, out);
         limit_request_ratio(&c, res, s, out);
         ephemeral_storage(&c, res, s, out);
     }
     pod_resources_valid(w, out);
     empty_dir_size_limits(w, s, out);
-    qos_class(w, s, out);
+    qos_class(w, s, requests_reported && resources_set_reported, out);
 }
 
 /// One value of a `requests` or `limits` map.
@@ -187,7 +192,9 @@ fn spelling_hint(text: &str) -> String {
     }
 }
 
-pub fn resources_set(c: &ContainerRef<'_>, res: Resources<'_>, out: &mut Findings) {
+/// Reports invalid quantities and missing requests or memory limit; returns whether it
+/// reported missing requests (the cause a BestEffort pod's qos-class finding would repeat).
+pub fn resources_set(c: &ContainerRef<'_, '_>, res: Resources<'_>, out: &mut Findings) -> bool {
     for (section, name, text, why) in res.invalid() {
         out.report(
             &RESOURCES_SET,
@@ -221,7 +228,7 @@ pub fn resources_set(c: &ContainerRef<'_>, res: Resources<'_>, out: &mut Finding
         });
     }
     if missing.is_empty() {
-        return;
+        return false;
     }
     let mut why = Vec::new();
     if requests_missing {
@@ -241,6 +248,7 @@ pub fn resources_set(c: &ContainerRef<'_>, res: Resources<'_>, out: &mut Finding
             join_and(&fixes)
         ),
     );
+    requests_missing
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -253,8 +261,8 @@ fn join_and(items: &[String]) -> String {
 }
 
 /// Invalid quantities in the pod-level `spec.resources` (resources-set).
-pub fn pod_resources_valid(w: &Workload, out: &mut Findings) {
-    let res = Resources::of(w.spec.resources.as_ref());
+pub fn pod_resources_valid(w: &Workload<'_>, out: &mut Findings) {
+    let res = Resources::of(w.spec.resources.get_at(|| w.path("resources")));
     for (section, name, text, why) in res.invalid() {
         out.report(
             &RESOURCES_SET,
@@ -267,7 +275,7 @@ pub fn pod_resources_valid(w: &Workload, out: &mut Findings) {
     }
 }
 
-pub fn cpu_limit(c: &ContainerRef<'_>, res: Resources<'_>, s: &Settings, out: &mut Findings) {
+pub fn cpu_limit(c: &ContainerRef<'_, '_>, res: Resources<'_>, s: &Settings, out: &mut Findings) {
     match s.cpu_limit {
         CpuLimit::Ignore => {}
         CpuLimit::Require => {
@@ -312,48 +320,8 @@ pub fn cpu_limit(c: &ContainerRef<'_>, res: Resources<'_>, s: &Settings, out: &m
     }
 }
 
-/// `n / d`, rounded up or down.
-fn div_round(n: i128, d: i128, up: bool) -> i128 {
-    let q = n.checked_div(d).unwrap_or_default();
-    let r = n.checked_rem(d).unwrap_or_default();
-    if up && r > 0 { q.saturating_add(1) } else { q }
-}
-
-/// A quantity in nano-units, written for a message: millicores for cpu, whole Mi (or Ki, or
-/// bytes when smaller) for byte resources, rounded in the direction asked.
-pub fn format_quantity(resource: &str, nanos: i128, up: bool) -> String {
-    if resource == CPU {
-        let milli = div_round(nanos, NANOS_PER_MILLI, up);
-        return if milli % 1000 == 0 {
-            format!("{}", milli / 1000)
-        } else {
-            format!("{milli}m")
-        };
-    }
-    let bytes = div_round(nanos, NANOS_PER_UNIT, up);
-    if bytes >= MI {
-        let mi = div_round(bytes, MI, up);
-        if mi % 1024 == 0 {
-            format!("{}Gi", mi / 1024)
-        } else {
-            format!("{mi}Mi")
-        }
-    } else if bytes >= KI {
-        format!("{}Ki", div_round(bytes, KI, up))
-    } else {
-        format!("{bytes}")
-    }
-}
-
-/// A ratio for a message: up to three decimals, trailing zeros dropped.
-fn format_ratio(r: f64) -> String {
-    let s = format!("{r:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    s.to_string()
-}
-
 pub fn limit_request_ratio(
-    c: &ContainerRef<'_>,
+    c: &ContainerRef<'_, '_>,
     res: Resources<'_>,
     s: &Settings,
     out: &mut Findings,
@@ -424,7 +392,7 @@ pub fn limit_request_ratio(
 }
 
 pub fn ephemeral_storage(
-    c: &ContainerRef<'_>,
+    c: &ContainerRef<'_, '_>,
     res: Resources<'_>,
     s: &Settings,
     out: &mut Findings,
@@ -461,19 +429,22 @@ pub fn ephemeral_storage(
     );
 }
 
-pub fn empty_dir_size_limits(w: &Workload, s: &Settings, out: &mut Findings) {
-    for (i, v) in w.spec.volumes.iter().flatten().enumerate() {
-        let Some(empty_dir) = &v.empty_dir else {
+/// Every emptyDir has a valid sizeLimit; memory-backed ones are reported first, as they count
+/// against the pod's memory.
+pub fn empty_dir_size_limits(w: &Workload<'_>, s: &Settings, out: &mut Findings) {
+    let mut missing: Vec<(bool, String, String)> = Vec::new();
+    for (path, v) in w.volumes() {
+        let Some(empty_dir) = v.source::<EmptyDirVolumeSource>("emptyDir", || path.clone()) else {
             continue;
         };
-        let path = w.path(&format!("volumes[{i}].emptyDir.sizeLimit"));
+        let field = format!("{path}.emptyDir.sizeLimit");
         match &empty_dir.size_limit {
             Some(q) => {
                 // An invalid sizeLimit is reported whatever requireEmptyDirSizeLimit says.
                 if let Err(why) = classify(&q.0) {
                     out.report(
                         &EPHEMERAL_STORAGE,
-                        path,
+                        field,
                         format!(
                             "volume \"{}\": emptyDir.sizeLimit \"{}\" {why}; {}",
                             v.name,
@@ -484,22 +455,27 @@ pub fn empty_dir_size_limits(w: &Workload, s: &Settings, out: &mut Findings) {
                 }
             }
             None if s.require_empty_dir_size_limit => {
-                let grows = if empty_dir.medium.as_deref() == Some("Memory") {
-                    "it is memory-backed and can grow until it takes the pod's memory and gets it OOM-killed or evicted"
+                let memory = empty_dir.medium.as_deref() == Some("Memory");
+                let grows = if memory {
+                    "it is memory-backed (tmpfs): what it holds counts against the pod's memory, so it can grow until the pod is OOM-killed or evicted"
                 } else {
                     "it can grow until the node's disk is full, and disk pressure evicts every pod on the node"
                 };
-                out.report(
-                    &EPHEMERAL_STORAGE,
-                    path,
+                missing.push((
+                    memory,
+                    field,
                     format!(
                         "volume \"{}\": emptyDir has no sizeLimit, so {grows}. Set emptyDir.sizeLimit (e.g. 1Gi, above what it holds at peak)",
                         v.name
                     ),
-                );
+                ));
             }
             None => {}
         }
+    }
+    missing.sort_by_key(|(memory, _, _)| !memory);
+    for (_, field, message) in missing {
+        out.report(&EPHEMERAL_STORAGE, field, message);
     }
 }
 
@@ -519,9 +495,9 @@ fn plus(a: Quantity, b: Quantity) -> Quantity {
 /// aggregates it to default pod-level requests: app containers and sidecars run together,
 /// and each init container runs beside the sidecars started before it. `None` when a value
 /// is invalid.
-fn aggregate_container_request(w: &Workload, name: &str) -> Option<Quantity> {
-    let request = |c: &ContainerRef<'_>| -> Option<Quantity> {
-        let res = Resources::of(c.container.resources.as_ref());
+fn aggregate_container_request(w: &Workload<'_>, name: &str) -> Option<Quantity> {
+    let request = |c: &ContainerRef<'_, '_>| -> Option<Quantity> {
+        let res = Resources::of(c.resources());
         Some(
             res.effective_request(name)
                 .known()?
@@ -550,7 +526,11 @@ fn aggregate_container_request(w: &Workload, name: &str) -> Option<Quantity> {
 
 /// The pod-level request of a resource after the API server's defaulting: when only the
 /// limit is set, the containers' aggregate request if above zero, else the limit.
-fn pod_effective_request(w: &Workload, pod: Resources<'_>, name: &str) -> Option<Option<Quantity>> {
+fn pod_effective_request(
+    w: &Workload<'_>,
+    pod: Resources<'_>,
+    name: &str,
+) -> Option<Option<Quantity>> {
     match pod.request(name) {
         Value::Absent => match pod.limit(name).known()? {
             None => Some(None),
@@ -570,11 +550,11 @@ fn pod_effective_request(w: &Workload, pod: Resources<'_>, name: &str) -> Option
 /// The pod's QoS class as Kubernetes computes it (`ComputePodQOS`), after the API server's
 /// defaulting of requests from limits. `None` when a cpu or memory quantity is invalid
 /// (resources-set reports it).
-pub fn compute_qos(w: &Workload) -> Option<QosClass> {
+pub fn compute_qos(w: &Workload<'_>) -> Option<QosClass> {
     let mut requests = BTreeMap::new();
     let mut limits = BTreeMap::new();
     let mut guaranteed = true;
-    let pod = Resources::of(w.spec.resources.as_ref());
+    let pod = Resources::of(w.spec.resources.get_at(|| w.path("resources")));
     if pod.names_compute() {
         for r in QOS_RESOURCES {
             if let Some(q) = pod_effective_request(w, pod, r)?.filter(|q| *q > Quantity::ZERO) {
@@ -587,7 +567,7 @@ pub fn compute_qos(w: &Workload) -> Option<QosClass> {
         }
     } else {
         for c in w.all_containers() {
-            let res = Resources::of(c.container.resources.as_ref());
+            let res = Resources::of(c.resources());
             for r in QOS_RESOURCES {
                 if let Some(q) = res
                     .effective_request(r)
@@ -616,9 +596,9 @@ pub fn compute_qos(w: &Workload) -> Option<QosClass> {
 }
 
 /// What to change, container by container (or in `spec.resources`), to reach Guaranteed.
-fn guaranteed_fixes(w: &Workload) -> Vec<String> {
+fn guaranteed_fixes(w: &Workload<'_>) -> Vec<String> {
     let mut fixes = Vec::new();
-    let pod = Resources::of(w.spec.resources.as_ref());
+    let pod = Resources::of(w.spec.resources.get_at(|| w.path("resources")));
     if pod.names_compute() {
         for r in QOS_RESOURCES {
             let limit = pod.limit(r);
@@ -639,7 +619,7 @@ fn guaranteed_fixes(w: &Workload) -> Vec<String> {
         return fixes;
     }
     for c in w.all_containers() {
-        let res = Resources::of(c.container.resources.as_ref());
+        let res = Resources::of(c.resources());
         for r in QOS_RESOURCES {
             let request = res.effective_request(r);
             let limit = res.limit(r);
@@ -659,13 +639,18 @@ fn guaranteed_fixes(w: &Workload) -> Vec<String> {
     fixes
 }
 
-pub fn qos_class(w: &Workload, s: &Settings, out: &mut Findings) {
+/// `requests_reported`: resources-set already told the user to set requests. Then a
+/// BestEffort pod that only needs Burstable is not reported again for the same fix.
+pub fn qos_class(w: &Workload<'_>, s: &Settings, requests_reported: bool, out: &mut Findings) {
     let Some(class) = compute_qos(w) else {
         return;
     };
     let priority_class = w.spec.priority_class_name.as_deref();
     let required = s.required_qos(priority_class);
     if class >= required {
+        return;
+    }
+    if class == QosClass::BestEffort && required == QosClass::Burstable && requests_reported {
         return;
     }
     let why = match priority_class.filter(|p| s.min_qos_by_priority_class.contains_key(*p)) {
@@ -696,39 +681,33 @@ pub fn qos_class(w: &Workload, s: &Settings, out: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prodready_sdk::WorkloadKind;
-    use prodready_sdk::k8s::PodSpec;
+    use prodready_sdk::{WorkloadKind, testing};
     use serde_json::{Value as Json, json};
 
-    fn workload(kind: WorkloadKind, spec: Json) -> Workload {
-        Workload {
-            kind,
-            pod_labels: Default::default(),
-            pod_annotations: Default::default(),
-            spec: serde_json::from_value::<PodSpec>(spec).unwrap(),
-        }
+    fn workload(kind: WorkloadKind, spec: Json) -> Workload<'static> {
+        testing::workload_of(kind, json!({"app": "web"}), spec)
     }
 
-    fn deployment(spec: Json) -> Workload {
+    fn deployment(spec: Json) -> Workload<'static> {
         workload(WorkloadKind::Deployment, spec)
     }
 
-    fn run_with(w: &Workload, s: &Settings) -> Vec<(&'static str, String)> {
+    fn run_with(w: &Workload<'_>, s: &Settings) -> Vec<(&'static str, String)> {
         let mut out = Findings::new();
-        check_workload(w, s, &mut out);
+        check_workload(w, s, true, &mut out);
         out.items()
             .iter()
             .map(|f| (f.check.id, f.path.clone()))
             .collect()
     }
 
-    fn run(w: &Workload) -> Vec<(&'static str, String)> {
+    fn run(w: &Workload<'_>) -> Vec<(&'static str, String)> {
         run_with(w, &Settings::default())
     }
 
-    fn messages(w: &Workload, s: &Settings) -> Vec<String> {
+    fn messages(w: &Workload<'_>, s: &Settings) -> Vec<String> {
         let mut out = Findings::new();
-        check_workload(w, s, &mut out);
+        check_workload(w, s, true, &mut out);
         out.items().iter().map(|f| f.message.clone()).collect()
     }
 
@@ -770,10 +749,42 @@ mod tests {
     }
 
     #[test]
-    fn a_container_without_resources_fails_resources_set_ephemeral_storage_and_qos() {
+    fn a_container_without_resources_is_one_finding_for_one_cause() {
+        // BestEffort: resources-set says to set requests; qos-class would say the same.
         let w = deployment(json!({"containers": [{"name": "api", "image": "api:1"}]}));
         assert_eq!(
             run(&w),
+            vec![(
+                "resources-set",
+                p("spec.template.spec.containers[0].resources")
+            )]
+        );
+        // Unless resources-set is switched off: then qos-class speaks.
+        let mut out = Findings::new();
+        check_workload(&w, &Settings::default(), false, &mut out);
+        assert_eq!(out.ids(), vec!["resources-set", "qos-class"]);
+        // A higher requirement (Guaranteed) is its own fix, reported beside resources-set.
+        let s = Settings {
+            min_qos: QosClass::Guaranteed,
+            ..Settings::default()
+        };
+        assert_eq!(
+            run_with(&w, &s),
+            vec![
+                (
+                    "resources-set",
+                    p("spec.template.spec.containers[0].resources")
+                ),
+                ("qos-class", p("spec.template.spec.containers")),
+            ]
+        );
+        // Per-container ephemeral storage is opt-in.
+        let s = Settings {
+            require_ephemeral_storage: true,
+            ..Settings::default()
+        };
+        assert_eq!(
+            run_with(&w, &s),
             vec![
                 (
                     "resources-set",
@@ -783,21 +794,7 @@ mod tests {
                     "ephemeral-storage",
                     p("spec.template.spec.containers[0].resources")
                 ),
-                ("qos-class", p("spec.template.spec.containers")),
             ]
-        );
-        let m = messages(&w, &Settings::default());
-        assert!(
-            m[0].starts_with(
-                "container \"api\" sets no requests.cpu, requests.memory, limits.memory"
-            ),
-            "{}",
-            m[0]
-        );
-        assert!(
-            m[2].contains("pod QoS class is BestEffort, but minQos requires at least Burstable"),
-            "{}",
-            m[2]
         );
     }
 
@@ -861,16 +858,10 @@ mod tests {
         let prefix = "spec.jobTemplate.spec.template.spec";
         assert_eq!(
             run(&w),
-            vec![
-                (
-                    "resources-set",
-                    format!("{prefix}.initContainers[0].resources")
-                ),
-                (
-                    "ephemeral-storage",
-                    format!("{prefix}.initContainers[0].resources")
-                ),
-            ]
+            vec![(
+                "resources-set",
+                format!("{prefix}.initContainers[0].resources")
+            ),]
         );
     }
 
@@ -948,16 +939,10 @@ mod tests {
         }))]}));
         assert_eq!(
             run(&w),
-            vec![
-                (
-                    "resources-set",
-                    p("spec.template.spec.containers[0].resources.limits.memory")
-                ),
-                (
-                    "ephemeral-storage",
-                    p("spec.template.spec.containers[0].resources")
-                ),
-            ]
+            vec![(
+                "resources-set",
+                p("spec.template.spec.containers[0].resources.limits.memory")
+            ),]
         );
     }
 
@@ -1140,16 +1125,10 @@ mod tests {
         );
         assert_eq!(
             run_with(&bare, &s),
-            vec![
-                (
-                    "resources-set",
-                    p("spec.template.spec.containers[0].resources")
-                ),
-                (
-                    "ephemeral-storage",
-                    p("spec.template.spec.containers[0].resources")
-                ),
-            ]
+            vec![(
+                "resources-set",
+                p("spec.template.spec.containers[0].resources")
+            ),]
         );
     }
 
@@ -1295,8 +1274,12 @@ mod tests {
                 ]
             }),
         );
+        let s = Settings {
+            require_ephemeral_storage: true,
+            ..Settings::default()
+        };
         assert_eq!(
-            run(&w),
+            run_with(&w, &s),
             vec![
                 (
                     "ephemeral-storage",
@@ -1312,7 +1295,7 @@ mod tests {
                 ),
             ]
         );
-        let m = messages(&w, &Settings::default());
+        let m = messages(&w, &s);
         assert!(m[0].contains("e.g. 1Gi, its request, or more"), "{}", m[0]);
         assert!(m[2].contains("memory-backed"), "{}", m[2]);
         let off =

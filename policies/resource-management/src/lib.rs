@@ -27,6 +27,7 @@ pub const RESOURCES_SET: Check = Check {
     severity: Severity::Error,
     description: "Every container and init container has a cpu request, a memory request and a memory limit (a request defaults to its limit), and every quantity in its resources is valid.",
     remediation: "Set resources.requests.cpu and resources.requests.memory from measured use, and resources.limits.memory (e.g. equal to the memory request); write quantities as Kubernetes does, e.g. 250m or 512Mi.",
+    context: "",
 };
 
 pub const CPU_LIMIT: Check = Check {
@@ -34,13 +35,15 @@ pub const CPU_LIMIT: Check = Check {
     severity: Severity::Warning,
     description: "Containers set a cpu limit (cpuLimit: require) or do not (cpuLimit: forbid); off by default (cpuLimit: ignore).",
     remediation: "With cpuLimit: require, set resources.limits.cpu; with cpuLimit: forbid, remove resources.limits.cpu so the container is not throttled while the node has idle cpu.",
+    context: "",
 };
 
 pub const QOS_CLASS: Check = Check {
     id: "qos-class",
     severity: Severity::Error,
-    description: "The pod's QoS class, computed as Kubernetes does, is at least minQos, or the class minQosByPriorityClass names for its priorityClassName.",
+    description: "The pod's QoS class, computed as Kubernetes does, is at least minQos, or the class minQosByPriorityClass names for its priorityClassName (a BestEffort pod whose missing requests resources-set reports is not reported again).",
     remediation: "For Burstable, set cpu and memory requests; for Guaranteed, give every container cpu and memory limits equal to its requests (or set pod-level resources that way).",
+    context: "",
 };
 
 pub const LIMIT_REQUEST_RATIO: Check = Check {
@@ -48,13 +51,15 @@ pub const LIMIT_REQUEST_RATIO: Check = Check {
     severity: Severity::Warning,
     description: "Where a container sets both a request and a limit for a resource, the limit is at most maxLimitRequestRatio times the request.",
     remediation: "Lower the limit or raise the request until limit / request is within maxLimitRequestRatio, so the node is not overcommitted far beyond what the scheduler reserved.",
+    context: "",
 };
 
 pub const EPHEMERAL_STORAGE: Check = Check {
     id: "ephemeral-storage",
     severity: Severity::Warning,
-    description: "Every container sets an ephemeral-storage request and limit, and every emptyDir volume has a sizeLimit.",
+    description: "Every emptyDir volume has a sizeLimit (memory-backed ones count against the pod's memory); with requireEphemeralStorage, every container also sets an ephemeral-storage request and limit.",
     remediation: "Set resources.requests and resources.limits of ephemeral-storage (e.g. 1Gi), and emptyDir.sizeLimit on each emptyDir volume, so logs and caches cannot fill the node's disk.",
+    context: "",
 };
 
 pub struct ResourceManagement;
@@ -88,7 +93,7 @@ impl Rule for ResourceManagement {
         let Some(workload) = object.workload() else {
             return Ok(());
         };
-        checks::check_workload(workload, cx.settings, out);
+        checks::check_workload(workload, cx.settings, cx.reports(&RESOURCES_SET), out);
         Ok(())
     }
 }
@@ -186,7 +191,7 @@ mod tests {
         });
         let v = evaluate(pod, Value::Null);
         assert!(v["error"].is_null(), "{v}");
-        assert_eq!(ids(&v), ["resources-set", "ephemeral-storage"]);
+        assert_eq!(ids(&v), ["resources-set"]);
     }
 
     #[test]

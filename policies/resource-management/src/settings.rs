@@ -90,7 +90,8 @@ pub struct Settings {
     pub min_qos_by_priority_class: BTreeMap<String, QosClass>,
     /// Highest limit / request per resource, where both are set (limit-request-ratio).
     pub max_limit_request_ratio: MaxLimitRequestRatio,
-    /// Every container sets an ephemeral-storage request and limit (ephemeral-storage).
+    /// Every container sets an ephemeral-storage request and limit (ephemeral-storage). Off
+    /// by default: almost no public manifest sets them.
     pub require_ephemeral_storage: bool,
     /// Every emptyDir volume sets a sizeLimit (ephemeral-storage).
     pub require_empty_dir_size_limit: bool,
@@ -109,9 +110,10 @@ impl Default for Settings {
             // No priority classes are known in advance; clusters name their own.
             min_qos_by_priority_class: BTreeMap::new(),
             max_limit_request_ratio: MaxLimitRequestRatio::default(),
-            // Logs, caches and temp files in a container's writable layer fill the node's disk,
-            // and disk pressure evicts every pod on the node, not only the one writing.
-            require_ephemeral_storage: true,
+            // Logs, caches and temp files in a container's writable layer can fill the node's
+            // disk, but almost no public manifest requests ephemeral-storage, and flagging
+            // every container buries the findings that matter: opt in.
+            require_ephemeral_storage: false,
             // An emptyDir without sizeLimit grows until the node's disk (or, for medium:
             // Memory, the pod's memory) runs out.
             require_empty_dir_size_limit: true,
