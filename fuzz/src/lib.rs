@@ -17,6 +17,9 @@ pub struct Rule {
     pub checks: Vec<String>,
 }
 
+// `every_rule!`: the rule crates under policies/ (generated, checked by the lists meta-test).
+include!("rules.rs");
+
 /// Every rule crate of the workspace.
 pub fn rules() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
@@ -31,11 +34,7 @@ pub fn rules() -> &'static [Rule] {
                 )
             };
         }
-        vec![
-            rule!(prodready_health_check),
-            rule!(prodready_graceful_shutdown),
-            rule!(prodready_resource_management),
-        ]
+        every_rule!(rule)
     })
 }
 

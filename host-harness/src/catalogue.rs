@@ -63,6 +63,35 @@ pub fn markdown(rules: &[&ModuleMetadata]) -> String {
     out
 }
 
+/// The README's rule table: a row per rule, its checks.
+pub fn readme_table(rules: &[&ModuleMetadata]) -> String {
+    let mut rules = rules.to_vec();
+    rules.sort_by_key(|m| m.number);
+    let mut out = String::from("| # | rule | checks |\n|---|---|---|\n");
+    for m in rules {
+        let checks: Vec<String> = m.checks.iter().map(|c| format!("`{}`", c.id)).collect();
+        let _ = writeln!(out, "| {} | `{}` | {} |", m.number, m.id, checks.join(", "));
+    }
+    out
+}
+
+/// The markers around the generated rule table in README.md.
+pub const README_BEGIN: &str =
+    "<!-- BEGIN rule table (generated from the modules' metadata; a test keeps it fresh) -->\n";
+pub const README_END: &str = "<!-- END rule table -->";
+
+/// README.md with its rule table regenerated; `None` when the markers are missing.
+pub fn readme_with_table(readme: &str, rules: &[&ModuleMetadata]) -> Option<String> {
+    let begin = readme.find(README_BEGIN)? + README_BEGIN.len();
+    let end = begin + readme[begin..].find(README_END)?;
+    Some(format!(
+        "{}{}{}",
+        &readme[..begin],
+        readme_table(rules),
+        &readme[end..]
+    ))
+}
+
 /// One rule's description, check table and settings table (no heading): the catalogue's
 /// section, and the Kubewarden `usage` annotation.
 pub fn rule_body(m: &ModuleMetadata) -> String {
@@ -71,20 +100,44 @@ pub fn rule_body(m: &ModuleMetadata) -> String {
     let kinds: Vec<String> = m.resources.iter().flat_map(|r| r.kinds.clone()).collect();
     let _ = writeln!(out, "Applies to: {}.", kinds.join(", "));
     if !m.context_resources.is_empty() {
-        let ctx: Vec<String> = m.context_resources.iter().map(|c| c.kind.clone()).collect();
-        let _ = writeln!(out, "Reads from the manifest set: {}.", ctx.join(", "));
+        let ctx: Vec<String> = m
+            .context_resources
+            .iter()
+            .map(|c| {
+                let scope = if c.namespaced {
+                    "of the object's namespace"
+                } else {
+                    "cluster-scoped"
+                };
+                format!("{} {} ({scope})", c.api_version, c.kind)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "Reads other objects: {}. In `prodready check` they come from the manifest set; at admission from the cluster (Kubewarden lists them through its host capabilities, Gatekeeper reads what it syncs).",
+            ctx.join(", ")
+        );
     }
     let _ = writeln!(
         out,
         "\n| check | severity | what | fix |\n|---|---|---|---|"
     );
     for c in &m.checks {
+        let what = if c.context.is_empty() {
+            cell(&c.description)
+        } else {
+            format!(
+                "{} *Other objects:* {}",
+                cell(&c.description),
+                cell(&c.context)
+            )
+        };
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} |",
             c.id,
             c.severity.as_str(),
-            cell(&c.description),
+            what,
             cell(&c.remediation)
         );
     }

@@ -22,6 +22,9 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: String,
     pub json: String,
+    /// The object without `status` and `metadata.managedFields`, as it enters other modules'
+    /// context; `None` when it has neither (then `json` is used).
+    pub context_json: Option<String>,
 }
 
 /// Where the objects come from: decides the envelope's `mode`.
@@ -78,6 +81,7 @@ fn target(doc: &Document) -> Target {
     let name = str_at(meta, "name")
         .or_else(|| str_at(meta, "generateName").map(|g| format!("{g}*")))
         .unwrap_or_default();
+    let trim = doc.value.get("status").is_some() || meta.get("managedFields").is_some();
     Target {
         group,
         version,
@@ -85,6 +89,48 @@ fn target(doc: &Document) -> Target {
         namespace: str_at(meta, "namespace"),
         name,
         json: serde_json::to_string(&doc.value).unwrap_or_else(|_| "null".into()),
+        context_json: trim
+            .then(|| serde_json::to_string(&Trimmed(&doc.value)).unwrap_or_else(|_| "null".into())),
+    }
+}
+
+/// An object as context: without `status` (what the cluster reports, not what the manifest
+/// says) and `metadata.managedFields` (server-side apply bookkeeping, often most of the
+/// object's bytes). Serialized without copying the object.
+struct Trimmed<'a>(&'a Value);
+
+impl serde::Serialize for Trimmed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(map) = self.0 else {
+            return self.0.serialize(s);
+        };
+        let mut out = s.serialize_map(None)?;
+        for (k, v) in map {
+            match (k.as_str(), v) {
+                ("status", _) => {}
+                ("metadata", Value::Object(meta)) => {
+                    out.serialize_entry(k, &WithoutKey(meta, "managedFields"))?;
+                }
+                _ => out.serialize_entry(k, v)?,
+            }
+        }
+        out.end()
+    }
+}
+
+struct WithoutKey<'a>(&'a serde_json::Map<String, Value>, &'static str);
+
+impl serde::Serialize for WithoutKey<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = s.serialize_map(None)?;
+        for (k, v) in self.0 {
+            if k != self.1 {
+                out.serialize_entry(k, v)?;
+            }
+        }
+        out.end()
     }
 }
 
@@ -132,6 +178,9 @@ pub struct Checked {
     pub evaluate: Duration,
 }
 
+/// The namespace a manifest set is applied to when its objects name none.
+pub const DEFAULT_NAMESPACE: &str = prodready_sdk::scope::DEFAULT_NAMESPACE;
+
 /// Runs `modules` over `docs`. `settings` maps rule id → settings (absent: defaults).
 pub fn check(
     host: &Host,
@@ -140,16 +189,17 @@ pub fn check(
     docs: &[Document],
     mode: Mode,
 ) -> Vec<ObjectReport> {
-    check_timed(host, modules, settings, docs, mode).reports
+    check_timed(host, modules, settings, docs, mode, DEFAULT_NAMESPACE).reports
 }
 
-/// [`check`], with timings.
+/// [`check`], with timings, objects without a namespace in `namespace`.
 pub fn check_timed(
     host: &Host,
     modules: &[RuleModule],
     settings: &BTreeMap<String, Value>,
     docs: &[Document],
     mode: Mode,
+    namespace: &str,
 ) -> Checked {
     let started = Instant::now();
     let targets: Vec<Target> = docs.iter().map(target).collect();
@@ -172,7 +222,7 @@ pub fn check_timed(
                 scope.spawn(move || {
                     for ((slot, module), time) in out.iter_mut().zip(mods).zip(time.iter_mut()) {
                         let t = Instant::now();
-                        *slot = run_module(host, module, settings, targets, mode);
+                        *slot = run_module(host, module, settings, targets, mode, namespace);
                         *time = t.elapsed();
                     }
                 });
@@ -214,13 +264,17 @@ pub fn check_timed(
     }
 }
 
-/// The context a module asks for (`contextResources`), as `{"objects": [...]}`; `None` when
-/// the module reads no context.
-pub fn context_json(meta: &ModuleMetadata, targets: &[Target]) -> Option<Vec<u8>> {
+/// The context a module asks for (`contextResources`), as `{"objects": [...], "namespace":
+/// ...}`, objects trimmed of `status` and `managedFields`; `None` when the module reads no
+/// context. Objects without a namespace are in `namespace` (the set's, `default` unless
+/// `--namespace` says otherwise).
+pub fn context_json(meta: &ModuleMetadata, targets: &[Target], namespace: &str) -> Option<Vec<u8>> {
     if meta.context_resources.is_empty() {
         return None;
     }
-    let mut ctx = String::from("{\"objects\":[");
+    let mut ctx = String::from("{\"namespace\":");
+    ctx.push_str(&json_str(namespace));
+    ctx.push_str(",\"objects\":[");
     let mut first = true;
     for t in targets {
         if meta.wants_context(&t.api_version(), &t.kind) {
@@ -228,7 +282,7 @@ pub fn context_json(meta: &ModuleMetadata, targets: &[Target]) -> Option<Vec<u8>
                 ctx.push(',');
             }
             first = false;
-            ctx.push_str(&t.json);
+            ctx.push_str(t.context_json.as_deref().unwrap_or(&t.json));
         }
     }
     ctx.push_str("]}");
@@ -249,6 +303,7 @@ fn run_module(
     settings: &BTreeMap<String, Value>,
     targets: &[Target],
     mode: Mode,
+    namespace: &str,
 ) -> Vec<(usize, Verdict)> {
     let meta = module.metadata();
     let settings_json = settings_json(meta, settings);
@@ -260,7 +315,7 @@ fn run_module(
             .filter(|(_, t)| meta.handles(&t.group, &t.version, &t.kind))
     };
     if let Some(Err(verdict)) =
-        context_json(meta, targets).map(|ctx| session.set_context(Arc::new(ctx)))
+        context_json(meta, targets, namespace).map(|ctx| session.set_context(Arc::new(ctx)))
     {
         return handled().map(|(i, _)| (i, verdict.clone())).collect();
     }

@@ -38,13 +38,33 @@ pub enum WapcError {
 }
 
 /// The objects a host capability call can see: what `list_resources_by_namespace` and
-/// `list_resources_all` answer from. Objects without a namespace (a manifest set that leaves
-/// it to `kubectl apply -n`) are in every namespace, as `prodready check` treats them.
+/// `list_resources_all` answer from — a cluster the manifest set was applied to. As the API
+/// server would: an object of a namespaced kind without a namespace was created in the
+/// namespace the set was applied to (`default`), a cluster-scoped object has none, and a
+/// namespaced list of a cluster-scoped kind is refused (the API has no such path).
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
     objects: Vec<serde_json::Value>,
     /// When set, every call fails with this message (a policy without the permission).
     refusal: Option<String>,
+}
+
+/// The namespace an object of a cluster lives in: its own, or `default` for a namespaced
+/// kind; `None` for a cluster-scoped one.
+fn cluster_namespace(o: &serde_json::Value) -> Option<String> {
+    let api_version = o
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let kind = o.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
+    prodready_sdk::scope::resolve(
+        group,
+        kind,
+        o.pointer("/metadata/namespace").and_then(|v| v.as_str()),
+        prodready_sdk::scope::DEFAULT_NAMESPACE,
+    )
+    .map(str::to_string)
 }
 
 #[derive(Deserialize)]
@@ -56,7 +76,21 @@ struct ListRequestIn {
 }
 
 impl Cluster {
+    /// A cluster holding `objects`, each created in its namespace (`default` when it names
+    /// none and its kind is namespaced), as `kubectl apply` would create them.
     pub fn new(objects: Vec<serde_json::Value>) -> Cluster {
+        let objects = objects
+            .into_iter()
+            .map(|mut o| {
+                if let (Some(ns), Some(meta)) = (
+                    cluster_namespace(&o),
+                    o.get_mut("metadata").and_then(|m| m.as_object_mut()),
+                ) {
+                    meta.insert("namespace".into(), serde_json::Value::String(ns));
+                }
+                o
+            })
+            .collect();
         Cluster {
             objects,
             refusal: None,
@@ -92,22 +126,31 @@ impl Cluster {
                 .map_err(|e| format!("{operation}: bad request: {e}"))?,
             other => return Err(format!("unsupported kubernetes operation {other}")),
         };
-        if operation == "list_resources_by_namespace" && request.namespace.is_none() {
-            return Err("list_resources_by_namespace: namespace is required".into());
-        }
+        let namespace = match operation {
+            "list_resources_by_namespace" => match &request.namespace {
+                None => return Err("list_resources_by_namespace: namespace is required".into()),
+                Some(ns) => {
+                    let group = request.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                    if prodready_sdk::scope::is_cluster_scoped(group, &request.kind) {
+                        return Err(format!(
+                            "list_resources_by_namespace: {} {} is cluster-scoped: the server could not find the requested resource",
+                            request.api_version, request.kind
+                        ));
+                    }
+                    Some(ns.as_str())
+                }
+            },
+            _ => None,
+        };
         let items: Vec<&serde_json::Value> = self
             .objects
             .iter()
             .filter(|o| {
                 o.get("apiVersion").and_then(|v| v.as_str()) == Some(request.api_version.as_str())
                     && o.get("kind").and_then(|v| v.as_str()) == Some(request.kind.as_str())
-                    && match (
-                        &request.namespace,
-                        o.pointer("/metadata/namespace").and_then(|v| v.as_str()),
-                    ) {
-                        (Some(want), Some(have)) => want == have,
-                        _ => true,
-                    }
+                    && namespace.is_none_or(|want| {
+                        o.pointer("/metadata/namespace").and_then(|v| v.as_str()) == Some(want)
+                    })
             })
             .collect();
         serde_json::to_vec(&serde_json::json!({

@@ -9,11 +9,13 @@ pub mod engine;
 mod engine_config;
 pub mod guest;
 pub mod kubewarden;
+pub mod lists;
 pub mod loader;
 pub mod module;
 pub mod opa;
 pub mod opa_link;
 pub mod provider;
+pub mod scaffold;
 
 pub use engine::{Host, Limits};
 pub use module::{EmbeddedModule, ModuleMetadata, RuleModule, Session, embedded};

@@ -69,8 +69,9 @@ fn the_examples_fail_with_exit_1_and_name_file_line_check_and_path() {
     );
     assert!(
         stdout.contains(
-            "health-check/probes-distinct  spec.template.spec.containers[0].livenessProbe"
-        )
+            "health-check/probes-distinct  spec.template.spec.containers[0].livenessProbe.httpGet.path"
+        ),
+        "{stdout}"
     );
     assert!(stdout.contains("objects checked by 3 rules"));
 }
@@ -149,7 +150,11 @@ fn rule_selection_and_settings() {
     let dir = std::env::temp_dir().join(format!("prodready-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let audit = dir.join("audit.yaml");
-    std::fs::write(&audit, "health-check: {audit: true}\ngraceful-shutdown: {audit: true}\nresource-management: {audit: true}\n").unwrap();
+    let every_rule: String = prodready_host::embedded()
+        .iter()
+        .map(|m| format!("{}: {{audit: true}}\n", m.id))
+        .collect();
+    std::fs::write(&audit, every_rule).unwrap();
     let out = run(&["check", "--settings", audit.to_str().unwrap(), "examples/"]);
     assert_eq!(
         out.status.code(),
@@ -222,7 +227,7 @@ fn bundle_kubewarden_writes_every_rule_and_refuses_external_modules() {
         "registry.example/platform/",
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    for rule in ["health-check", "graceful-shutdown", "resource-management"] {
+    for rule in prodready_host::embedded().iter().map(|m| m.id) {
         for file in [
             "policy.wasm",
             "policy.yaml",

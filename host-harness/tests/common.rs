@@ -47,23 +47,36 @@ pub fn native(id: &str) -> Native {
         .unwrap_or_else(|| panic!("rule {id} has no native entry in host-harness/tests/common.rs"))
 }
 
-/// The native build of a rule crate, if host-harness lists it as a dev-dependency.
+include!(concat!(env!("OUT_DIR"), "/native_rules.rs"));
+
+/// The native build of a rule crate, if host-harness lists it as a dev-dependency (the list
+/// is generated; the lists meta-test fails when a rule is missing from it).
 pub fn native_opt(id: &str) -> Option<Native> {
-    macro_rules! native {
-        ($krate:ident) => {
-            Native {
-                evaluate: $krate::evaluate_json,
-                context_load: $krate::context_load_json,
-                metadata: $krate::metadata_json,
+    macro_rules! native_rule {
+        ($id:literal, $krate:ident) => {
+            if id == $id {
+                return Some(Native {
+                    evaluate: $krate::evaluate_json,
+                    context_load: $krate::context_load_json,
+                    metadata: $krate::metadata_json,
+                });
             }
         };
     }
-    Some(match id {
-        "health-check" => native!(prodready_health_check),
-        "graceful-shutdown" => native!(prodready_graceful_shutdown),
-        "resource-management" => native!(prodready_resource_management),
-        _ => return None,
-    })
+    native_rules!(native_rule);
+    None
+}
+
+/// Every rule id with a native build.
+pub fn native_ids() -> Vec<&'static str> {
+    let mut ids = Vec::new();
+    macro_rules! native_id {
+        ($id:literal, $krate:ident) => {
+            ids.push($id);
+        };
+    }
+    native_rules!(native_id);
+    ids
 }
 
 /// A fixture file's header (tests/README.md).
@@ -81,6 +94,35 @@ pub struct Header {
     #[serde(default)]
     pub settings: Option<Value>,
     pub expect: BTreeMap<String, Expect>,
+    /// Where an object's verdict at admission (one API request, the cluster as context)
+    /// differs from its verdict in the manifest set: the admission expectation, by key.
+    #[serde(default)]
+    pub admission: BTreeMap<String, Expect>,
+}
+
+impl Header {
+    /// The expectation for an object in admission mode.
+    pub fn admission_expect(&self, key: &str) -> Option<&Expect> {
+        self.admission.get(key).or_else(|| self.expect.get(key))
+    }
+}
+
+/// A target as the API server hands it to admission: an object of a namespaced kind without a
+/// namespace was created in the namespace the set was applied to (`default`), which the
+/// request and the object then name.
+pub fn admitted(t: &prodready_host::check::Target) -> prodready_host::check::Target {
+    let mut t = t.clone();
+    if t.namespace.is_none() && !prodready_sdk::scope::is_cluster_scoped(&t.group, &t.kind) {
+        let ns = prodready_host::check::DEFAULT_NAMESPACE;
+        t.namespace = Some(ns.to_string());
+        if let Ok(mut v) = serde_json::from_str::<Value>(&t.json) {
+            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), Value::String(ns.to_string()));
+            }
+            t.json = v.to_string();
+        }
+    }
+    t
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +142,9 @@ pub struct Full {
     pub exempted: Vec<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Whether the verdict allows: `true` with violations means they are all warnings.
+    #[serde(default)]
+    pub allowed: Option<bool>,
 }
 
 pub struct Fixture {
@@ -167,7 +212,11 @@ pub fn core_session(
         .map(prodready_host::check::Target::new)
         .collect();
     let mut session = prodready_host::Session::new(host(), m);
-    if let Some(ctx) = prodready_host::check::context_json(m.metadata(), &targets) {
+    if let Some(ctx) = prodready_host::check::context_json(
+        m.metadata(),
+        &targets,
+        prodready_host::check::DEFAULT_NAMESPACE,
+    ) {
         session.set_context(std::sync::Arc::new(ctx)).unwrap();
     }
     (session, targets)
@@ -215,6 +264,15 @@ pub fn deployment(name: &str, namespace: &str) -> Value {
     })
 }
 
+/// [`deployment`] with a traffic port: with no Service around, its port makes it serve
+/// traffic, so health-check asks it for both probes.
+pub fn serving_deployment(name: &str, namespace: &str) -> Value {
+    let mut d = deployment(name, namespace);
+    d["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        serde_json::json!([{"containerPort": 8080}]);
+    d
+}
+
 /// The AdmissionRequest of a CREATE of a Deployment (what Kubewarden's payload and Gatekeeper's
 /// `input.review` carry), with the fields the API server fills in.
 pub fn admission_request(object: &Value) -> Value {
@@ -234,16 +292,12 @@ pub fn admission_request(object: &Value) -> Value {
     })
 }
 
-/// Gatekeeper's `data.inventory` of a manifest set: `namespace/<ns>/<apiVersion>/<kind>/<name>`.
-/// Objects without a namespace are in every namespace of the set (and `default`), as
-/// `prodready check` treats them.
+/// Gatekeeper's `data.inventory` of a cluster the manifest set was applied to, as Gatekeeper
+/// syncs it: `namespace/<ns>/<apiVersion>/<kind>/<name>` for namespaced kinds (an object
+/// without a namespace was created in `default`), `cluster/<apiVersion>/<kind>/<name>` for
+/// cluster-scoped ones.
 pub fn inventory(docs: &[Value]) -> Value {
-    let mut namespaces: std::collections::BTreeSet<String> = docs
-        .iter()
-        .filter_map(|d| d["metadata"]["namespace"].as_str().map(str::to_string))
-        .collect();
-    namespaces.insert("default".into());
-    let mut inv = serde_json::json!({"namespace": {}});
+    let mut inv = serde_json::json!({"namespace": {}, "cluster": {}});
     for d in docs {
         let (Some(av), Some(kind), Some(name)) = (
             d["apiVersion"].as_str(),
@@ -252,12 +306,19 @@ pub fn inventory(docs: &[Value]) -> Value {
         ) else {
             continue;
         };
-        let targets: Vec<String> = match d["metadata"]["namespace"].as_str() {
-            Some(ns) => vec![ns.to_string()],
-            None => namespaces.iter().cloned().collect(),
-        };
-        for ns in targets {
-            inv["namespace"][ns][av][kind][name] = d.clone();
+        let group = av.rsplit_once('/').map_or("", |(g, _)| g);
+        match prodready_sdk::scope::resolve(
+            group,
+            kind,
+            d["metadata"]["namespace"].as_str(),
+            prodready_sdk::scope::DEFAULT_NAMESPACE,
+        ) {
+            Some(ns) => {
+                let mut o = d.clone();
+                o["metadata"]["namespace"] = Value::String(ns.to_string());
+                inv["namespace"][ns][av][kind][name] = o;
+            }
+            None => inv["cluster"][av][kind][name] = d.clone(),
         }
     }
     inv

@@ -72,6 +72,14 @@ fn compare(expect: &Expect, verdict: Option<&Verdict>) -> Result<(), String> {
                     exempt(v)
                 ));
             }
+            if let Some(allowed) = full.allowed
+                && allowed != v.allowed
+            {
+                return Err(format!(
+                    "expected allowed: {allowed}, got {} ({:#?})",
+                    v.allowed, v.violations
+                ));
+            }
             Ok(())
         }
     }
@@ -141,7 +149,7 @@ fn wasm_and_native_give_byte_identical_verdicts() {
             .as_ref()
             .map_or_else(|| "{}".to_string(), |s| s.to_string());
         let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
-        let ctx = check::context_json(m.metadata(), &targets);
+        let ctx = check::context_json(m.metadata(), &targets, check::DEFAULT_NAMESPACE);
         let mut session = prodready_host::Session::new(common::host(), m);
         if let Some(ctx) = &ctx {
             session

@@ -398,13 +398,14 @@ fn compare_fixture(f: &common::Fixture, parameters: &Value, addr: SocketAddr, ta
     let settings = parameters.to_string();
     let targets: Vec<Target> = f.documents.iter().map(Target::new).collect();
     let mut session = Session::new(common::host(), m);
-    if let Some(ctx) = check::context_json(m.metadata(), &targets) {
+    if let Some(ctx) = check::context_json(m.metadata(), &targets, check::DEFAULT_NAMESPACE) {
         session.set_context(Arc::new(ctx)).unwrap();
     }
     let docs: Vec<Value> = f.documents.iter().map(|d| d.value.clone()).collect();
     let inventory = common::inventory(&docs);
     for (i, t) in targets.iter().enumerate() {
         let k = key(&f.documents[i]);
+        let t = &common::admitted(t);
         let envelope = check::envelope(t, i, &settings, Mode::Admission);
         let core = session.evaluate(&envelope);
         let review = serde_json::from_slice::<Value>(&envelope).unwrap()["request"].clone();
@@ -532,12 +533,12 @@ fn keys_are_answered_in_order_with_the_rules_violation_and_warn_sets() {
     let keys = vec![
         key_for(
             "health-check",
-            &common::deployment("web", "shop"),
+            &common::serving_deployment("web", "shop"),
             json!({}),
         ),
         key_for(
             "health-check",
-            &common::deployment("web", "shop"),
+            &common::serving_deployment("web", "shop"),
             json!({"audit": true}),
         ),
     ];
@@ -1092,7 +1093,10 @@ fn the_provider_manifest_points_at_the_service() {
     let sync = gk::sync_config(&metas);
     assert_eq!(
         sync["spec"]["sync"]["syncOnly"],
-        json!([{"group": "", "version": "v1", "kind": "Service"}])
+        json!([
+            {"group": "", "version": "v1", "kind": "Service"},
+            {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"}
+        ])
     );
 }
 
@@ -1184,7 +1188,7 @@ fn cli_serve_gatekeeper_provider_answers_over_tls() {
         addr,
         &[key_for(
             "health-check",
-            &common::deployment("web", "shop"),
+            &common::serving_deployment("web", "shop"),
             json!({}),
         )],
     );
@@ -1237,4 +1241,24 @@ fn cli_serve_refuses_a_missing_certificate_and_bundle_gatekeeper_writes_the_bund
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Regression (SDK issue §5): the inventory double put objects without a namespace into every
+// namespace and had no cluster scope; Gatekeeper syncs cluster-scoped kinds under
+// `data.inventory.cluster` and namespaced ones under their (defaulted) namespace only.
+#[test]
+fn the_inventory_double_scopes_objects_as_gatekeeper_syncs_them() {
+    let mut unnamespaced = common::deployment("web", "x");
+    unnamespaced["metadata"] = json!({"name": "web"});
+    let inv = common::inventory(&[
+        unnamespaced,
+        common::deployment("api", "shop"),
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+               "metadata": {"name": "high"}, "value": 1000}),
+    ]);
+    assert!(inv["namespace"]["default"]["apps/v1"]["Deployment"]["web"].is_object());
+    assert!(inv["namespace"]["shop"]["apps/v1"]["Deployment"]["web"].is_null());
+    assert!(inv["namespace"]["shop"]["apps/v1"]["Deployment"]["api"].is_object());
+    assert!(inv["cluster"]["scheduling.k8s.io/v1"]["PriorityClass"]["high"].is_object());
+    assert!(inv["namespace"]["shop"]["scheduling.k8s.io/v1"].is_null());
 }

@@ -163,6 +163,8 @@ fn every_fixture_gives_the_same_verdict_through_wapc_as_through_the_core_abi() {
         let cluster = cluster(&f);
         for (i, t) in targets.iter().enumerate() {
             let k = key(&f.documents[i]);
+            // As at admission: the request and the object name the namespace.
+            let t = &common::admitted(t);
             let response = match w.validate(&payload(t, i, &settings), cluster.clone()) {
                 Ok(r) => r,
                 Err(e) => {
@@ -181,13 +183,14 @@ fn every_fixture_gives_the_same_verdict_through_wapc_as_through_the_core_abi() {
                 }
                 continue;
             }
-            let env = check::envelope(t, i, &settings, Mode::Manifest);
+            // The core ABI in admission mode, with the manifest set as the cluster's objects.
+            let env = check::envelope(t, i, &settings, Mode::Admission);
             let core = session.evaluate(&env);
             if let Err(e) = same_verdict(rule, &core, &response) {
                 failures.push(format!("{}: {k}: {e}", f.path.display()));
             }
-            // And directly against the fixture's expectation.
-            if let Some((ids, exempted)) = f.header.expect.get(&k).and_then(expected_ids) {
+            // And directly against the fixture's expectation at admission.
+            if let Some((ids, exempted)) = f.header.admission_expect(&k).and_then(expected_ids) {
                 let got = sorted(reported_ids(rule, &response));
                 let got_exempted = sorted(exempted_ids(rule, &response));
                 if got != ids || got_exempted != exempted {
@@ -216,7 +219,7 @@ fn request(object: &Value, settings: Value) -> Vec<u8> {
 fn a_full_admission_request_is_rejected_with_every_message() {
     let r = wapc("health-check")
         .validate(
-            &request(&common::deployment("web", "shop"), json!({})),
+            &request(&common::serving_deployment("web", "shop"), json!({})),
             Arc::default(),
         )
         .unwrap();
@@ -240,7 +243,10 @@ fn a_full_admission_request_is_rejected_with_every_message() {
 fn audit_mode_accepts_and_reports_as_warnings() {
     let r = wapc("health-check")
         .validate(
-            &request(&common::deployment("web", "shop"), json!({"audit": true})),
+            &request(
+                &common::serving_deployment("web", "shop"),
+                json!({"audit": true}),
+            ),
             Arc::default(),
         )
         .unwrap();
@@ -583,4 +589,116 @@ fn a_trapping_or_looping_wapc_guest_is_an_error_not_an_accept() {
     // A missing `accepted` is not an accept either.
     let w = WapcModule::new(common::host(), "empty", &hostile("", "{}")).unwrap();
     assert!(w.validate(b"{}", Arc::default()).is_err());
+}
+
+// Regression (SDK issue §5): the double put objects without a namespace into every namespace
+// and answered namespaced lists of cluster-scoped kinds, which the API server refuses; a
+// policy that passed against it would reject every request in a cluster.
+#[test]
+fn the_cluster_double_is_no_kinder_than_the_api_server() {
+    let cluster = Cluster::new(vec![
+        common::deployment("unnamespaced", "x")
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o["metadata"] = json!({"name": "unnamespaced"});
+                Value::Object(o)
+            })
+            .unwrap(),
+        common::deployment("shop-web", "shop"),
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+               "metadata": {"name": "high"}, "value": 1000}),
+    ]);
+    let list = |op: &str, av: &str, kind: &str, ns: Option<&str>| -> Result<Vec<String>, String> {
+        let payload = json!({"api_version": av, "kind": kind, "namespace": ns});
+        let bytes = cluster.answer(
+            "kubewarden",
+            "kubernetes",
+            op,
+            &serde_json::to_vec(&payload).unwrap(),
+        )?;
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        Ok(v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["metadata"]["namespace"].as_str().unwrap_or("-"),
+                    i["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect())
+    };
+    let by_ns = "list_resources_by_namespace";
+    assert_eq!(
+        list(by_ns, "apps/v1", "Deployment", Some("shop")).unwrap(),
+        ["shop/shop-web"]
+    );
+    assert_eq!(
+        list(by_ns, "apps/v1", "Deployment", Some("default")).unwrap(),
+        ["default/unnamespaced"]
+    );
+    let refused = list(by_ns, "scheduling.k8s.io/v1", "PriorityClass", Some("shop")).unwrap_err();
+    assert!(refused.contains("cluster-scoped"), "{refused}");
+    assert_eq!(
+        list(
+            "list_resources_all",
+            "scheduling.k8s.io/v1",
+            "PriorityClass",
+            None
+        )
+        .unwrap(),
+        ["-/high"]
+    );
+    assert_eq!(
+        list("list_resources_all", "apps/v1", "Deployment", None).unwrap(),
+        ["default/unnamespaced", "shop/shop-web"]
+    );
+}
+
+#[test]
+fn context_requests_list_cluster_scoped_kinds_cluster_wide() {
+    use prodready_sdk::context::{Wanted, needed};
+    use prodready_sdk::{ContextResource, Resource, RuleInfo};
+    const PC: Resource = Resource::cluster(
+        "scheduling.k8s.io",
+        &["v1"],
+        "PriorityClass",
+        "priorityclasses",
+    );
+    const SVC: Resource = Resource::namespaced("", &["v1"], "Service", "services");
+    const INFO: RuleInfo = RuleInfo {
+        number: 10,
+        id: "probe",
+        title: "",
+        description: "",
+        slide: "",
+        checks: &[],
+        resources: prodready_sdk::WORKLOADS,
+        context: &[
+            ContextResource::new(PC, &["value"]),
+            ContextResource::new(SVC, &["spec"]),
+        ],
+        operations: prodready_sdk::CREATE_UPDATE,
+    };
+    let env = serde_json::to_vec(
+        &json!({"request": common::admission_request(&common::deployment("web", "shop"))}),
+    )
+    .unwrap();
+    let n = needed(&INFO, &env).unwrap();
+    assert_eq!(
+        n.lists,
+        vec![
+            Wanted {
+                resource: PC,
+                namespace: None
+            },
+            Wanted {
+                resource: SVC,
+                namespace: Some("shop".into())
+            },
+        ]
+    );
 }

@@ -355,8 +355,11 @@ key := json.marshal({"rule": rule_id, "review": review, "parameters": parameters
         }
         out.push_str(&format!(
             r#"
-# The rule also reads {kinds} of the object's namespace: the objects Gatekeeper syncs into
-# data.inventory (sync.yaml), trimmed to what a rule reads (status and managedFields go).
+# The rule also reads {kinds}: the objects Gatekeeper syncs into data.inventory
+# (sync.yaml) — namespaced kinds of the object's namespace, cluster-scoped kinds of the
+# cluster — trimmed to the fields the rule reads (status and managedFields never go).
+# Without any inventory (nothing synced) the key carries no context, and the rule skips
+# its cross-object checks instead of reporting objects it cannot see as missing.
 namespace = ns {{
   ns := object.get(input.review, "namespace", "")
   ns != ""
@@ -367,13 +370,12 @@ namespace = ns {{
   ns := object.get(object.get(object.get(input.review, "object", {{}}), "metadata", {{}}), "namespace", "")
 }}
 
-trimmed(o) = t {{
-  t := {{
-    "apiVersion": o.apiVersion,
-    "kind": o.kind,
-    "metadata": object.filter(object.get(o, "metadata", {{}}), ["name", "namespace", "labels"]),
-    "spec": object.get(o, "spec", {{}}),
-  }}
+synced {{
+  data.inventory
+}}
+
+trimmed_metadata(o) = m {{
+  m := object.filter(object.get(o, "metadata", {{}}), ["name", "namespace", "labels", "annotations", "ownerReferences"])
 }}
 "#,
             kinds = kinds.join(", ")
@@ -382,22 +384,64 @@ trimmed(o) = t {{
         for c in &m.context_resources {
             let gv = rego_str(inventory_version(&c.api_version));
             let k = rego_str(&c.kind);
-            parts.push(format!(
-                r#"
-# {api_version} {kind} of the namespace; every namespace's when the object has none.
+            let i = parts.len();
+            let whole: Vec<String> = c
+                .fields
+                .iter()
+                .filter(|f| !f.ends_with(":keys"))
+                .map(|f| rego_str(f))
+                .collect();
+            let mut trimmed = format!(
+                "object.union({{\"apiVersion\": o.apiVersion, \"kind\": o.kind, \"metadata\": trimmed_metadata(o)}}, object.filter(o, [{}]))",
+                whole.join(", ")
+            );
+            for f in c.fields.iter().filter_map(|f| f.strip_suffix(":keys")) {
+                let f = rego_str(f);
+                trimmed =
+                    format!("object.union({trimmed}, {{{f}: {{k: \"\" | some k; o[{f}][k]}}}})");
+            }
+            let scope = if c.namespaced {
+                format!(
+                    r#"
 context_{i} = objs {{
   namespace != ""
-  objs := [trimmed(o) | o := data.inventory.namespace[namespace][{gv}][{k}][_]]
+  objs := [trimmed_{i}(o) | o := data.inventory.namespace[namespace][{gv}][{k}][_]]
 }}
 
 context_{i} = objs {{
   namespace == ""
-  objs := [trimmed(o) | o := data.inventory.namespace[_][{gv}][{k}][_]]
+  objs := [trimmed_{i}(o) | o := data.inventory.namespace[_][{gv}][{k}][_]]
 }}
-"#,
+"#
+                )
+            } else {
+                format!(
+                    r#"
+context_{i} = objs {{
+  objs := [trimmed_{i}(o) | o := data.inventory.cluster[{gv}][{k}][_]]
+}}
+"#
+                )
+            };
+            parts.push(format!(
+                r#"
+# {api_version} {kind} ({scope_name}): {fields}.
+trimmed_{i}(o) = t {{
+  t := {trimmed}
+}}
+{scope}"#,
                 api_version = c.api_version,
                 kind = c.kind,
-                i = parts.len(),
+                scope_name = if c.namespaced {
+                    "namespaced; every namespace's when the object has none"
+                } else {
+                    "cluster-scoped"
+                },
+                fields = if c.fields.is_empty() {
+                    "its metadata".to_string()
+                } else {
+                    format!("its metadata and {}", c.fields.join(", "))
+                },
             ));
         }
         for p in &parts {
@@ -409,7 +453,13 @@ context_{i} = objs {{
         }
         out.push_str(&format!(
             r#"
-key := json.marshal({{"rule": rule_id, "review": review, "parameters": parameters, "context": {context}}})
+key = json.marshal({{"rule": rule_id, "review": review, "parameters": parameters, "context": {context}}}) {{
+  synced
+}}
+
+key = json.marshal({{"rule": rule_id, "review": review, "parameters": parameters}}) {{
+  not synced
+}}
 "#
         ));
     }

@@ -38,6 +38,28 @@ pub enum Command {
     /// Run a server: `serve gatekeeper-provider --tls-cert FILE --tls-key FILE`.
     #[command(subcommand)]
     Serve(ServeCommand),
+    /// Start a new rule crate in this repository: policies/<ID>/ from the template, its first
+    /// fixture, and every generated list that names the rule crates (docs/adding-a-rule.md).
+    NewRule(NewRuleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewRuleArgs {
+    /// The rule id, kebab-case (the crate is prodready-<ID>).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The rule's number in the talk (1-15).
+    #[arg(long)]
+    pub number: u8,
+    /// The rule's title, e.g. "External traffic".
+    #[arg(long)]
+    pub title: String,
+    /// Where in the talk it comes from, e.g. "slides 60-62".
+    #[arg(long, default_value = "slides ?")]
+    pub slide: String,
+    /// The repository's root.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +181,10 @@ pub struct CheckArgs {
     /// Run only this rule (repeatable).
     #[arg(long = "rule", value_name = "ID")]
     pub rules: Vec<String>,
+    /// The namespace the manifest set is applied to (as `kubectl apply -n`): objects without
+    /// `metadata.namespace` are in it when rules match objects across the set.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = prodready_host::check::DEFAULT_NAMESPACE)]
+    pub namespace: String,
     #[arg(long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
     /// Print what each phase took (load, parse, evaluate per rule) to stderr.

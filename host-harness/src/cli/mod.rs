@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bundle(BundleCommand::Kubewarden(a)) => bundle_kubewarden(&host, &cli.run, a),
         Command::Bundle(BundleCommand::Opa(a)) => bundle_opa(&host, &cli.run, a),
         Command::Bundle(BundleCommand::Gatekeeper(a)) => bundle_gatekeeper(&host, &cli.run, a),
+        Command::NewRule(a) => new_rule(&a),
         Command::Serve(ServeCommand::GatekeeperProvider(a)) => {
             serve_gatekeeper_provider(&host, &cli.run, a)
         }
@@ -183,6 +184,7 @@ fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode
         &settings,
         &loaded.documents,
         prodready_host::check::Mode::Manifest,
+        &a.namespace,
     );
     let reports = checked.reports;
     let summary = report::summarize(&reports);
@@ -321,5 +323,26 @@ fn eval(host: &Host, flags: &RunFlags, a: EvalArgs) -> anyhow::Result<ExitCode> 
     });
     let verdict = module.evaluate(host, envelope.to_string().as_bytes());
     println!("{}", serde_json::to_string_pretty(&verdict)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new_rule(a: &args::NewRuleArgs) -> anyhow::Result<ExitCode> {
+    let written = prodready_host::scaffold::new_rule(
+        &a.root,
+        &prodready_host::scaffold::NewRule {
+            id: a.id.clone(),
+            number: a.number,
+            title: a.title.clone(),
+            slide: a.slide.clone(),
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "next: write the checks in policies/{id}/src/checks.rs and their fixtures in tests/fixtures/{id}/, then `PRODREADY_BLESS=1 cargo test --workspace --release` to regenerate the catalogue, README table and bundles",
+        id = a.id
+    );
     Ok(ExitCode::SUCCESS)
 }
