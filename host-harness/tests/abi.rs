@@ -16,7 +16,8 @@ fn deployment() -> serde_json::Value {
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
             "metadata": {"labels": {"app": "web"}},
             "spec": {"terminationGracePeriodSeconds": 0,
-                     "containers": [{"name": "web", "image": "web:1"}]}}}
+                     "containers": [{"name": "web", "image": "web:1",
+                                     "ports": [{"containerPort": 8080}]}]}}}
     })
 }
 

@@ -12,7 +12,7 @@ use crate::settings::Settings;
 use crate::{GRACE_PERIOD_BOUNDS, PID1_SIGNAL, PRESTOP_DELAY, PRESTOP_FITS_GRACE};
 
 pub fn check_workload(w: &Workload<'_>, serving: &Serving, s: &Settings, out: &mut Findings) {
-    grace_period_bounds(w, s, out);
+    grace_period_bounds(w, serving, s, out);
     for c in w.all_containers().filter(|c| c.is_long_running()) {
         prestop_fits_grace(w, &c, s, out);
         pid1_signal(&c, out);
@@ -102,8 +102,13 @@ pub fn prestop_fits_grace(
     let Some(hook) = c.pre_stop() else {
         return;
     };
-    let delay = prestop_delay_of(hook);
     let grace = w.termination_grace_period_seconds();
+    if grace <= 0 {
+        // The kubelet runs no preStop hook at all with a grace period of 0: that is
+        // grace-period-bounds' finding, not a hook that overruns.
+        return;
+    }
+    let delay = prestop_delay_of(hook);
     let needed = delay.seconds.saturating_add(s.shutdown_budget_seconds);
     if needed <= grace {
         return;
@@ -197,16 +202,54 @@ fn max_grace(w: &Workload<'_>, s: &Settings) -> (i64, &'static str) {
     (max, why)
 }
 
-/// Below the minimum (0 is a force kill) is an error; above the workload's maximum a warning:
-/// a long grace period stalls rollouts and drains, but cutting it short may cut a drain.
-pub fn grace_period_bounds(w: &Workload<'_>, s: &Settings, out: &mut Findings) {
+/// Below the minimum is an error — 0 too when it matters: with a grace period of 0 the
+/// kubelet skips every preStop hook and leaves 2 seconds between SIGTERM and SIGKILL, which
+/// drops in-flight requests of a workload that serves, and turns a preStop hook into dead
+/// code; for a workload with neither it is a warning. Above the workload's maximum is a
+/// warning: a long grace period stalls rollouts and drains, but cutting it short may cut a
+/// drain.
+pub fn grace_period_bounds(w: &Workload<'_>, serving: &Serving, s: &Settings, out: &mut Findings) {
     let grace = w.termination_grace_period_seconds();
     let min = s.min_grace_period_seconds;
     let path = w.path("terminationGracePeriodSeconds");
+    if grace == 0 && min > 0 {
+        let hooked = w
+            .all_containers()
+            .find(|c| c.is_long_running() && c.pre_stop().is_some());
+        let serves = w
+            .all_containers()
+            .find_map(|c| container_serves(serving, w, &c).map(|why| (c.name().to_string(), why)));
+        let fix = format!(
+            "Set it to at least {min}: the preStop delay plus the time the application needs to drain"
+        );
+        match (hooked, serves) {
+            (Some(c), _) => out.report(
+                &GRACE_PERIOD_BOUNDS,
+                path,
+                format!(
+                    "terminationGracePeriodSeconds: 0 makes the kubelet skip every preStop hook, so container \"{}\"'s never runs, and leaves 2s between SIGTERM and SIGKILL. {fix}",
+                    c.name()
+                ),
+            ),
+            (None, Some((name, why))) => out.report(
+                &GRACE_PERIOD_BOUNDS,
+                path,
+                format!(
+                    "terminationGracePeriodSeconds: 0 leaves 2s between SIGTERM and SIGKILL, and container \"{name}\" serves traffic ({why}): in-flight requests are dropped at every rollout and drain. {fix}"
+                ),
+            ),
+            (None, None) => out.warn(
+                &GRACE_PERIOD_BOUNDS,
+                path,
+                format!(
+                    "terminationGracePeriodSeconds: 0 leaves 2s between SIGTERM and SIGKILL: the process has no time to finish its work or release what it holds. {fix}"
+                ),
+            ),
+        }
+        return;
+    }
     if grace < min {
-        let problem = if grace == 0 {
-            "0 is a force kill: containers get SIGKILL with no time to drain".to_string()
-        } else if grace < 0 {
+        let problem = if grace < 0 {
             format!("{grace} is negative: there is no time to drain")
         } else {
             format!(
@@ -629,7 +672,7 @@ mod tests {
             json!({"terminationGracePeriodSeconds": grace, "containers": [container]}),
         );
         let mut out = Findings::new();
-        grace_period_bounds(&w, &Settings::default(), &mut out);
+        grace_period_bounds(&w, &Serving::Unknown, &Settings::default(), &mut out);
         out.items()
             .iter()
             .map(|f| (f.path.clone(), f.severity))
@@ -640,8 +683,9 @@ mod tests {
     fn grace_period_below_the_minimum_is_an_error_above_the_maximum_a_warning() {
         use prodready_sdk::Severity::{Error, Warning};
         let worker = json!({"name": "worker", "image": "w:1"});
+        // 0 for a worker that neither serves nor has a preStop hook: a warning.
         for (grace, want) in [
-            (0, Some(Error)),
+            (0, Some(Warning)),
             (-5, Some(Error)),
             (1, None),
             (300, None),
@@ -657,14 +701,23 @@ mod tests {
                 "grace {grace}"
             );
         }
-        let w =
-            deployment(json!({"terminationGracePeriodSeconds": 0, "containers": [worker.clone()]}));
+        // 0 for a serving container, or with a preStop hook: an error.
+        for container in [
+            good_web(),
+            json!({"name": "w", "image": "w:1", "lifecycle": {"preStop": {"sleep": {"seconds": 3}}}}),
+        ] {
+            assert_eq!(
+                grace_findings(WorkloadKind::Deployment, 0, container),
+                vec![(GRACE.to_string(), Error)]
+            );
+        }
+        let w = deployment(json!({"terminationGracePeriodSeconds": 0, "containers": [good_web()]}));
         let mut out = Findings::new();
-        grace_period_bounds(&w, &Settings::default(), &mut out);
+        grace_period_bounds(&w, &Serving::Unknown, &Settings::default(), &mut out);
         assert!(
-            out.items()[0]
-                .message
-                .contains("0 is a force kill: containers get SIGKILL with no time to drain")
+            out.items()[0].message.contains("skip every preStop hook"),
+            "{}",
+            out.items()[0].message
         );
         // Unset is 30, checked against the configured bounds.
         let w = deployment(json!({"containers": [worker]}));
@@ -710,17 +763,13 @@ mod tests {
     }
 
     #[test]
-    fn a_force_kill_with_a_prestop_fails_both() {
+    fn a_force_kill_with_a_prestop_is_one_finding() {
+        // The hook never runs at 0: grace-period-bounds says so; prestop-fits-grace does not
+        // also report it as overrunning.
         let mut c = good_web();
         c["lifecycle"]["preStop"] = json!({"sleep": {"seconds": 5}});
         let w = deployment(json!({"terminationGracePeriodSeconds": 0, "containers": [c]}));
-        assert_eq!(
-            run(&w),
-            vec![
-                ("grace-period-bounds", GRACE.to_string()),
-                ("prestop-fits-grace", c0("lifecycle.preStop")),
-            ]
-        );
+        assert_eq!(run(&w), vec![("grace-period-bounds", GRACE.to_string())]);
     }
 
     // ---- pid1-signal ----
@@ -937,7 +986,9 @@ mod tests {
             }}}}}
         });
         let v = &evaluate_set(std::slice::from_ref(&cron))[0];
+        // A run-to-completion report with grace 0: only a warning.
         assert_eq!(ids(v), ["grace-period-bounds", "pid1-signal"]);
+        assert!(v.allowed);
         let paths: Vec<&str> = v.violations.iter().map(|x| x.path.as_str()).collect();
         assert_eq!(
             paths,

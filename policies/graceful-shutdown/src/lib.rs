@@ -41,7 +41,7 @@ pub const PRESTOP_DELAY: Check = Check {
 pub const GRACE_PERIOD_BOUNDS: Check = Check {
     id: "grace-period-bounds",
     severity: Severity::Error,
-    description: "terminationGracePeriodSeconds is at least minGracePeriodSeconds (error: 0 is a force kill) and not above what the workload needs (warning): maxGracePeriodSeconds, maxGracePeriodSecondsStateful for StatefulSets and for unknown-length preStop hooks, or the preStop delay plus shutdownBudgetSeconds.",
+    description: "terminationGracePeriodSeconds is at least minGracePeriodSeconds (error; 0 — no preStop hook runs, 2s from SIGTERM to SIGKILL — is an error for a workload that serves traffic or has a preStop hook, a warning otherwise) and not above what the workload needs (warning): maxGracePeriodSeconds, maxGracePeriodSecondsStateful for StatefulSets and for unknown-length preStop hooks, or the preStop delay plus shutdownBudgetSeconds.",
     remediation: "Set terminationGracePeriodSeconds to the preStop delay plus the time the application needs to drain, within the configured bounds.",
     context: "",
 };

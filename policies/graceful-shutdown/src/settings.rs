@@ -40,8 +40,8 @@ impl Default for Settings {
             // Endpoint removal reaches kube-proxy, ingress controllers and cloud load balancers
             // in a few seconds; a shorter delay still drops requests routed to a stopping pod.
             min_pre_stop_seconds: 5,
-            // 0 is a force kill (SIGKILL with no time to drain); anything from 1s up gives the
-            // process at least a chance to see SIGTERM.
+            // 0 makes the kubelet skip preStop hooks (and leave 2s from SIGTERM to SIGKILL);
+            // from 1s up the hooks run and the process gets the time it is given.
             min_grace_period_seconds: 1,
             // Five minutes: longer grace periods stall rollouts and node drains for little
             // gain, and usually hide a shutdown that never finishes.
