@@ -13,8 +13,8 @@ the same inputs in the ordinary test suite).
   evaluate  every fixture object as a full envelope (its fixture's settings and mode), plus a
             few with an inline context, other operations, and broken shapes
   envelope  every fixture object's JSON (the target wraps it in an envelope itself)
-  settings  every fixture's settings, the defaults, and settings that touch every key,
-            severity override and check id
+  settings  every fixture's settings, every rule's defaults (from `prodready rules`), each key
+            alone and with a wrong type, and a severity override per check id
   loader    the fixture and example files themselves, and a few YAML/JSON edge cases
   quantity  valid and invalid quantity strings
 
@@ -24,6 +24,7 @@ only need to be close.
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -78,29 +79,12 @@ def envelope(obj, settings=None, mode="manifest", operation="CREATE", context=No
     return dumps(env)
 
 
+# Settings of no rule in particular; each rule's own keys come from its metadata (`rules()`).
 SETTINGS = [
     None,
     {},
     {"audit": True},
     {"audit": False, "severity": {}},
-    # health-check
-    {"require": "readiness", "minLivenessFailureThreshold": 5},
-    {"require": "none"},
-    {"require": "liveness", "severity": {"probe-timing": "error", "probes-required": "warning"}},
-    {"minLivenessFailureThreshold": 0},
-    # graceful-shutdown
-    {"shutdownBudgetSeconds": 10, "minPreStopSeconds": 3, "minGracePeriodSeconds": 5,
-     "maxGracePeriodSeconds": 120},
-    {"minGracePeriodSeconds": 60, "maxGracePeriodSeconds": 30},
-    {"shutdownBudgetSeconds": -1},
-    # resource-management
-    {"cpuLimit": "forbid", "minQos": "Burstable"},
-    {"cpuLimit": "require", "minQos": "Guaranteed",
-     "minQosByPriorityClass": {"critical": "Guaranteed", "batch": "BestEffort"}},
-    {"maxLimitRequestRatio": {"cpu": 4, "memory": None}},
-    {"maxLimitRequestRatio": {"memory": 0.5}},
-    {"requireEphemeralStorage": False, "requireEmptyDirSizeLimit": False},
-    {"cpuLimit": "forbid", "minQosByPriorityClass": {"x": "Guaranteed"}},
     # broken
     {"severity": {"no-such-check": "off"}},
     {"audit": "yes"},
@@ -111,8 +95,31 @@ SETTINGS = [
 ]
 
 
+def rules():
+    """Every embedded rule's metadata, from `prodready rules --output json` (so a rule added
+    later is seeded with no edit here)."""
+    out = subprocess.run(
+        ["cargo", "run", "--release", "-q", "--", "rules", "--output", "json"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def wrong(value):
+    """A value of another JSON type than `value`."""
+    return "x" if not isinstance(value, str) else 1
+
+
 def main() -> None:
     check_ids = set()
+    for rule in rules():
+        check_ids.update(c["id"] for c in rule["checks"])
+        props = rule["settingsSchema"].get("properties", {})
+        defaults = {k: v["default"] for k, v in props.items() if "default" in v}
+        write("settings", dumps(defaults))
+        for key, value in defaults.items():
+            write("settings", dumps({key: value}))
+            write("settings", dumps({key: wrong(value)}))
     fixture_objects = []
     for path in sorted(FIXTURES.glob("*/*.yaml")) + sorted(EXAMPLES.glob("**/*.yaml")):
         text = path.read_text()
@@ -121,8 +128,6 @@ def main() -> None:
         header = docs[0].get("fixture") if docs and isinstance(docs[0], dict) else None
         if header:
             docs = docs[1:]
-            # Fixture files are named after the check they test.
-            check_ids.add(path.stem)
         settings = (header or {}).get("settings") or {}
         mode = (header or {}).get("mode") or "manifest"
         objs = list(objects(docs))

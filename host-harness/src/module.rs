@@ -78,6 +78,14 @@ pub struct ContextResourceMeta {
     /// The top-level fields the module reads (besides apiVersion, kind and metadata).
     #[serde(default)]
     pub fields: Vec<String>,
+    /// Where admission-time hosts list it: `namespace`, `allNamespaces`, or `manifestOnly`
+    /// (never listed at admission).
+    #[serde(default = "namespace_listing")]
+    pub listing: String,
+}
+
+fn namespace_listing() -> String {
+    "namespace".to_string()
 }
 
 fn yes() -> bool {
@@ -85,6 +93,16 @@ fn yes() -> bool {
 }
 
 impl ContextResourceMeta {
+    /// Whether admission-time hosts list it at all.
+    pub fn at_admission(&self) -> bool {
+        self.listing != "manifestOnly"
+    }
+
+    /// Whether admission-time hosts list it from every namespace.
+    pub fn all_namespaces(&self) -> bool {
+        self.listing == "allNamespaces"
+    }
+
     /// The API group, from `apiVersion`.
     pub fn group(&self) -> &str {
         self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
@@ -138,6 +156,14 @@ impl ModuleMetadata {
         self.resources.iter().any(|r| {
             any(&r.api_groups, group) && any(&r.api_versions, version) && any(&r.kinds, kind)
         })
+    }
+
+    /// The context kinds admission-time hosts list (every one but the manifest-only ones).
+    pub fn admission_context(&self) -> Vec<&ContextResourceMeta> {
+        self.context_resources
+            .iter()
+            .filter(|c| c.at_admission())
+            .collect()
     }
 
     /// Whether the module reads objects of this apiVersion and kind from the context.

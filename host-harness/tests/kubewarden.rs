@@ -669,6 +669,10 @@ fn context_requests_list_cluster_scoped_kinds_cluster_wide() {
         "priorityclasses",
     );
     const SVC: Resource = Resource::namespaced("", &["v1"], "Service", "services");
+    const ING: Resource =
+        Resource::namespaced("networking.k8s.io", &["v1"], "Ingress", "ingresses");
+    const OLD_ING: Resource =
+        Resource::namespaced("extensions", &["v1beta1"], "Ingress", "ingresses");
     const INFO: RuleInfo = RuleInfo {
         number: 10,
         id: "probe",

@@ -342,7 +342,8 @@ parameters := object.get(input, "parameters", {{}})
         package = template_name(m),
         id = m.id,
     );
-    if m.context_resources.is_empty() {
+    let context = m.admission_context();
+    if context.is_empty() {
         out.push_str(
             r#"
 key := json.marshal({"rule": rule_id, "review": review, "parameters": parameters})
@@ -350,7 +351,7 @@ key := json.marshal({"rule": rule_id, "review": review, "parameters": parameters
         );
     } else {
         let mut kinds = Vec::new();
-        for c in &m.context_resources {
+        for c in &context {
             kinds.push(format!("{}/{}", inventory_version(&c.api_version), c.kind));
         }
         out.push_str(&format!(
@@ -381,7 +382,7 @@ trimmed_metadata(o) = m {{
             kinds = kinds.join(", ")
         ));
         let mut parts = Vec::new();
-        for c in &m.context_resources {
+        for c in &context {
             let gv = rego_str(inventory_version(&c.api_version));
             let k = rego_str(&c.kind);
             let i = parts.len();
@@ -400,7 +401,15 @@ trimmed_metadata(o) = m {{
                 trimmed =
                     format!("object.union({trimmed}, {{{f}: {{k: \"\" | some k; o[{f}][k]}}}})");
             }
-            let scope = if c.namespaced {
+            let scope = if c.namespaced && c.all_namespaces() {
+                format!(
+                    r#"
+context_{i} = objs {{
+  objs := [trimmed_{i}(o) | o := data.inventory.namespace[_][{gv}][{k}][_]]
+}}
+"#
+                )
+            } else if c.namespaced {
                 format!(
                     r#"
 context_{i} = objs {{
@@ -432,7 +441,9 @@ trimmed_{i}(o) = t {{
 {scope}"#,
                 api_version = c.api_version,
                 kind = c.kind,
-                scope_name = if c.namespaced {
+                scope_name = if c.namespaced && c.all_namespaces() {
+                    "namespaced; every namespace's"
+                } else if c.namespaced {
                     "namespaced; every namespace's when the object has none"
                 } else {
                     "cluster-scoped"
@@ -543,11 +554,11 @@ failure(code) = details {{
 /// The `metadata.gatekeeper.sh/requires-sync-data` annotation: the kinds the template reads
 /// from `data.inventory` (Gatekeeper's quoted-JSON format).
 fn requires_sync_data(m: &ModuleMetadata) -> Option<String> {
-    if m.context_resources.is_empty() {
+    let context = m.admission_context();
+    if context.is_empty() {
         return None;
     }
-    let requirements: Vec<Value> = m
-        .context_resources
+    let requirements: Vec<Value> = context
         .iter()
         .map(|c| {
             let (group, version) = match c.api_version.rsplit_once('/') {
@@ -715,7 +726,7 @@ pub fn service() -> Value {
 pub fn sync_config(rules: &[&ModuleMetadata]) -> Value {
     let mut sync: Vec<Value> = Vec::new();
     for m in rules {
-        for c in &m.context_resources {
+        for c in m.admission_context() {
             let (group, version) = match c.api_version.rsplit_once('/') {
                 Some((g, v)) => (g, v),
                 None => ("", c.api_version.as_str()),

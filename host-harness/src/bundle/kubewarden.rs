@@ -95,15 +95,13 @@ fn usage(m: &ModuleMetadata) -> String {
          `prodready.io/skip-<check>: \"<reason>\"` (the reason is required). \
          `audit: true` accepts every request and reports violations as warnings.\n",
     );
-    if !m.context_resources.is_empty() {
-        let kinds: Vec<&str> = m
-            .context_resources
-            .iter()
-            .map(|c| c.kind.as_str())
-            .collect();
+    let context = m.admission_context();
+    if !context.is_empty() {
+        let kinds: Vec<&str> = context.iter().map(|c| c.kind.as_str()).collect();
         out.push_str(&format!(
-            "\nAt admission the policy reads {} of the request's namespace from the cluster \
-             (contextAwareResources); without that permission it rejects, saying so.\n",
+            "\nAt admission the policy reads {} from the cluster — namespaced kinds of the \
+             request's namespace, cluster-scoped ones cluster-wide (contextAwareResources); \
+             without that permission it rejects, saying so.\n",
             kinds.join(", ")
         ));
     }
@@ -156,8 +154,8 @@ pub fn metadata(m: &ModuleMetadata, registry: &str, protocol_version: Option<Str
         mutating: false,
         background_audit: true,
         context_aware_resources: m
-            .context_resources
-            .iter()
+            .admission_context()
+            .into_iter()
             .map(|c| ContextAwareResource {
                 api_version: c.api_version.clone(),
                 kind: c.kind.clone(),

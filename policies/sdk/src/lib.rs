@@ -38,7 +38,7 @@ pub mod workload;
 pub use context::{Context, ContextObject, ContextWorkload, selectors};
 pub use lazy::Lazy;
 pub use metadata::{
-    Check, ContextResource, Resource, RuleInfo, Scope, WORKLOAD_CONTEXT, WORKLOADS,
+    Check, ContextResource, Listing, Resource, RuleInfo, Scope, WORKLOAD_CONTEXT, WORKLOADS,
 };
 pub use object::Object;
 pub use quantity::Quantity;

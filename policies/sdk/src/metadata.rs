@@ -131,11 +131,45 @@ pub fn join_api_version(group: &str, version: &str) -> String {
 pub struct ContextResource {
     pub resource: Resource,
     pub fields: &'static [&'static str],
+    pub listing: Listing,
+}
+
+/// Where an admission-time host lists a context kind from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Listing {
+    /// Namespaced kinds in the request's namespace; cluster-scoped kinds cluster-wide.
+    Namespace,
+    /// Every namespace (a check comparing objects across namespaces: Ingress hosts).
+    AllNamespaces,
+    /// Not at admission: read in manifest sets only (an API no cluster serves any more, such
+    /// as extensions/v1beta1 Ingresses, which a list request would fail on).
+    ManifestOnly,
 }
 
 impl ContextResource {
     pub const fn new(resource: Resource, fields: &'static [&'static str]) -> ContextResource {
-        ContextResource { resource, fields }
+        ContextResource {
+            resource,
+            fields,
+            listing: Listing::Namespace,
+        }
+    }
+
+    /// Listed from every namespace at admission.
+    pub const fn all_namespaces(self) -> ContextResource {
+        ContextResource {
+            listing: Listing::AllNamespaces,
+            ..self
+        }
+    }
+
+    /// Read in manifest sets only, never listed at admission.
+    pub const fn manifest_only(self) -> ContextResource {
+        ContextResource {
+            listing: Listing::ManifestOnly,
+            ..self
+        }
     }
 }
 
@@ -262,6 +296,8 @@ pub struct ContextResourceMeta {
     pub resource: &'static str,
     pub namespaced: bool,
     pub fields: &'static [&'static str],
+    /// `namespace` (default), `allNamespaces`, or `manifestOnly` (never listed at admission).
+    pub listing: Listing,
 }
 
 fn scope_name(s: Scope) -> &'static str {
@@ -321,6 +357,7 @@ impl Metadata {
                     resource: c.resource.resource,
                     namespaced: c.resource.is_namespaced(),
                     fields: c.fields,
+                    listing: c.listing,
                 })
                 .collect(),
             settings_schema,

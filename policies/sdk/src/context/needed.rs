@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::metadata::{Resource, RuleInfo};
+use crate::metadata::{Listing, Resource, RuleInfo};
 
 /// One list an admission-time host must answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,12 +85,12 @@ pub fn needed(info: &RuleInfo, envelope: &[u8]) -> Option<Needed> {
     let lists = info
         .context
         .iter()
+        .filter(|c| c.listing != Listing::ManifestOnly)
         .map(|c| Wanted {
             resource: c.resource,
-            namespace: if c.resource.is_namespaced() {
-                namespace.clone()
-            } else {
-                None
+            namespace: match c.listing {
+                Listing::Namespace if c.resource.is_namespaced() => namespace.clone(),
+                _ => None,
             },
         })
         .collect();

@@ -19,5 +19,28 @@ pub struct ServiceSpec {
     pub ports: Option<Vec<core::ServicePort>>,
     #[serde(rename = "type")]
     pub type_: Option<String>,
+    /// `None` makes the Service headless.
+    #[serde(rename = "clusterIP")]
     pub cluster_ip: Option<String>,
+    #[serde(rename = "externalIPs")]
+    pub external_ips: Option<Vec<String>>,
+    pub external_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression (helper report): `rename_all = "camelCase"` spelt the field `clusterIp`, so
+    // every Service read as not headless.
+    #[test]
+    fn a_headless_service_reads_as_one() {
+        let s: Service = serde_json::from_value(serde_json::json!({
+            "spec": {"clusterIP": "None", "externalIPs": ["192.0.2.7"], "type": "ClusterIP"}
+        }))
+        .unwrap();
+        let spec = s.spec.unwrap();
+        assert_eq!(spec.cluster_ip.as_deref(), Some("None"));
+        assert_eq!(spec.external_ips.unwrap(), ["192.0.2.7"]);
+    }
 }
