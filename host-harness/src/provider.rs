@@ -741,6 +741,28 @@ impl Conn {
         Ok(self.buf.drain(..len).collect())
     }
 
+    /// A lingering close: stop writing, then read and drop what the client is still sending (a
+    /// head or body the server refused) for a bounded time, so that closing with unread input
+    /// does not reset the connection and destroy the answer before the client has read it.
+    fn linger(&mut self) {
+        const MAX_BYTES: usize = 1 << 20;
+        const MAX_TIME: Duration = Duration::from_secs(1);
+        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+        let until = Instant::now() + MAX_TIME;
+        let mut sink = [0u8; 8192];
+        let mut drained = 0;
+        while drained < MAX_BYTES {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.sock.set_read_timeout(Some(left)).is_err() {
+                return;
+            }
+            match self.sock.read(&mut sink) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+
     fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.tls.writer().write_all(bytes)?;
         self.flush_tls()
@@ -862,12 +884,16 @@ fn serve_connection(
                 Err(HttpError::Status(status, message)) => Reply::error(status, &message),
             },
         };
-        if conn.send(&reply).is_err() || reply.close {
+        if conn.send(&reply).is_err() {
+            return;
+        }
+        if reply.close {
             break;
         }
     }
     conn.tls.send_close_notify();
     let _ = conn.flush_tls();
+    conn.linger();
 }
 
 /// Routes one request and reads its body when it has one.
