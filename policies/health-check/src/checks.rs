@@ -246,11 +246,11 @@ pub fn probe_port_declared(c: &ContainerRef<'_, '_>, out: &mut Findings) {
         } else {
             continue;
         };
-        let path = c.field(&format!("{field}.{sub}"));
+        let path = || c.field(&format!("{field}.{sub}"));
         match port {
             Port::Number(n) if !c.declares_port(n) => out.warn(
                 &PROBE_PORT_DECLARED,
-                path,
+                path(),
                 format!(
                     "container \"{}\": {field} probes port {n}, which the container does not declare; the probe works (the kubelet probes the pod IP whatever ports lists), but declare it under ports, with a name, so the port is documented and Services can target it by name",
                     c.name()
@@ -258,7 +258,7 @@ pub fn probe_port_declared(c: &ContainerRef<'_, '_>, out: &mut Findings) {
             ),
             Port::Name(name) => out.report(
                 &PROBE_PORT_DECLARED,
-                path,
+                path(),
                 format!(
                     "container \"{}\": {field} probes the port named \"{name}\", which the container does not declare, so the probe can never succeed (the kubelet resolves port names only in the container's own ports). Declare a port named \"{name}\" or probe a declared one",
                     c.name()

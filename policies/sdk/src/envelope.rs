@@ -1,18 +1,24 @@
 //! Reading the evaluation envelope (docs/abi.md §4.1) in one pass.
 //!
-//! `request.object` is kept as borrowed JSON text (a scan, no allocation) and parsed after the
-//! envelope, into the workload view or whatever the rule asks for; its raw text stays
-//! available to the rule. A parse error inside the object is reported as `invalid-object`, not
-//! as a broken envelope.
+//! `request.object` is parsed straight into the workload view when `request.kind` came before
+//! it (Kubernetes and the prodready CLI both write it first) and names a workload kind the rule
+//! handles; otherwise it is kept as raw JSON (borrowed: a scan, no allocation) and parsed
+//! afterwards. Either way each byte of the object is read once or twice, never more, and a parse
+//! error inside the object is reported as `invalid-object`, not as a broken envelope. A rule that
+//! wants a workload's raw JSON too gets it on demand (`Object::raw`), at the cost of one more
+//! scan then.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use crate::metadata::RuleInfo;
 use crate::run::Mode;
 use crate::verdict::ErrorCode;
+use crate::workload::{self, Parsed, WorkloadKind};
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct GroupVersionKind {
@@ -23,12 +29,19 @@ pub(crate) struct GroupVersionKind {
     pub kind: String,
 }
 
+/// `request.object`, as far as the envelope pass got with it.
+pub(crate) enum ObjectIn<'a> {
+    Absent,
+    Raw(&'a RawValue),
+    Workload(Box<Parsed<'a>>),
+}
+
 pub(crate) struct Request<'a> {
     pub kind: Option<GroupVersionKind>,
     pub operation: Option<String>,
     pub namespace: Option<String>,
     pub name: Option<String>,
-    pub object: Option<&'a RawValue>,
+    pub object: ObjectIn<'a>,
 }
 
 #[derive(Deserialize)]
@@ -47,21 +60,42 @@ pub(crate) struct Envelope<'a> {
     pub mode: Mode,
 }
 
+/// Where the parser was when it failed.
+#[derive(Clone, Copy)]
+enum Stage {
+    Envelope,
+    Object(WorkloadKind),
+}
+
 /// Parses an envelope; on failure, the error code and message for the verdict.
-pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, (ErrorCode, String)> {
+pub(crate) fn parse<'a>(
+    text: &'a str,
+    info: &RuleInfo,
+) -> Result<Envelope<'a>, (ErrorCode, String)> {
+    let stage = Cell::new(Stage::Envelope);
     let mut de = serde_json::Deserializer::from_str(text);
-    let result = EnvelopeSeed
-        .deserialize(&mut de)
-        .and_then(|env| de.end().map(|()| env));
-    result.map_err(|e| {
-        (
+    let result = EnvelopeSeed {
+        info,
+        stage: &stage,
+    }
+    .deserialize(&mut de)
+    .and_then(|env| de.end().map(|()| env));
+    result.map_err(|e| match stage.get() {
+        Stage::Object(kind) => (
+            ErrorCode::InvalidObject,
+            format!("{} does not parse: {e}", kind.as_str()),
+        ),
+        Stage::Envelope => (
             ErrorCode::InvalidEnvelope,
             format!("input is not an evaluation envelope: {e}"),
-        )
+        ),
     })
 }
 
-struct EnvelopeSeed;
+struct EnvelopeSeed<'s> {
+    info: &'s RuleInfo,
+    stage: &'s Cell<Stage>,
+}
 
 /// The envelope's keys. Without a catch-all variant, an unknown key is an error that names the
 /// known ones: a misspelt `setings` must not run with defaults.
@@ -74,7 +108,7 @@ enum EnvelopeField {
     Mode,
 }
 
-impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_> {
     type Value = Envelope<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -82,7 +116,7 @@ impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
     }
 }
 
-impl<'de> Visitor<'de> for EnvelopeSeed {
+impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
     type Value = Envelope<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,7 +134,10 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
                     return Err(A::Error::duplicate_field("request"));
                 }
                 EnvelopeField::Request => {
-                    request = Some(map.next_value_seed(RequestSeed)?);
+                    request = Some(map.next_value_seed(RequestSeed {
+                        info: self.info,
+                        stage: self.stage,
+                    })?);
                 }
                 EnvelopeField::Settings if settings.is_some() => {
                     return Err(A::Error::duplicate_field("settings"));
@@ -127,7 +164,10 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
     }
 }
 
-struct RequestSeed;
+struct RequestSeed<'s> {
+    info: &'s RuleInfo,
+    stage: &'s Cell<Stage>,
+}
 
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "camelCase")]
@@ -141,7 +181,7 @@ enum RequestField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for RequestSeed {
+impl<'de> DeserializeSeed<'de> for RequestSeed<'_> {
     type Value = Request<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -149,7 +189,7 @@ impl<'de> DeserializeSeed<'de> for RequestSeed {
     }
 }
 
-impl<'de> Visitor<'de> for RequestSeed {
+impl<'de> Visitor<'de> for RequestSeed<'_> {
     type Value = Request<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -162,7 +202,7 @@ impl<'de> Visitor<'de> for RequestSeed {
             operation: None,
             namespace: None,
             name: None,
-            object: None,
+            object: ObjectIn::Absent,
         };
         while let Some(key) = map.next_key::<RequestField>()? {
             match key {
@@ -171,7 +211,21 @@ impl<'de> Visitor<'de> for RequestSeed {
                 RequestField::Namespace => request.namespace = map.next_value()?,
                 RequestField::Name => request.name = map.next_value()?,
                 RequestField::Object => {
-                    request.object = map.next_value::<Option<&'de RawValue>>()?;
+                    let typed = request
+                        .kind
+                        .as_ref()
+                        .filter(|k| self.info.handles(&k.group, &k.version, &k.kind))
+                        .and_then(|k| WorkloadKind::from_group_kind(&k.group, &k.kind));
+                    request.object = match typed {
+                        Some(kind) => map.next_value_seed(ObjectSeed {
+                            kind,
+                            stage: self.stage,
+                        })?,
+                        None => match map.next_value::<Option<&RawValue>>()? {
+                            Some(raw) => ObjectIn::Raw(raw),
+                            None => ObjectIn::Absent,
+                        },
+                    };
                 }
                 RequestField::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -179,5 +233,42 @@ impl<'de> Visitor<'de> for RequestSeed {
             }
         }
         Ok(request)
+    }
+}
+
+/// Parses `request.object` (or `null`) into the workload view.
+struct ObjectSeed<'s> {
+    kind: WorkloadKind,
+    stage: &'s Cell<Stage>,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = ObjectIn<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_> {
+    type Value = ObjectIn<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ObjectIn::Absent)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ObjectIn::Absent)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.stage.set(Stage::Object(self.kind));
+        let parsed = workload::parse_with(self.kind, d)?;
+        self.stage.set(Stage::Envelope);
+        Ok(ObjectIn::Workload(Box::new(parsed)))
     }
 }

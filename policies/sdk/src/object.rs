@@ -116,9 +116,29 @@ pub struct Object<'a> {
     /// lookups use.
     pub namespace: Option<String>,
     pub meta: Meta,
-    /// The object's JSON, as it came in.
-    pub raw: &'a RawValue,
+    pub(crate) raw: RawSource<'a>,
     pub body: Body<'a>,
+}
+
+/// Where an object's JSON text is: kept (objects parsed after the envelope), or to be found in
+/// the envelope on first use (workloads parsed in the envelope's own pass).
+#[derive(Debug)]
+pub(crate) enum RawSource<'a> {
+    Raw(&'a RawValue),
+    Envelope(&'a str, std::cell::OnceCell<Option<&'a RawValue>>),
+}
+
+/// Only `request.object` of an envelope, borrowed; the rest is skipped.
+#[derive(Deserialize)]
+struct EnvelopeObject<'a> {
+    #[serde(borrow)]
+    request: RequestObject<'a>,
+}
+
+#[derive(Deserialize)]
+struct RequestObject<'a> {
+    #[serde(borrow, default)]
+    object: Option<&'a RawValue>,
 }
 
 #[derive(Debug)]
@@ -160,10 +180,26 @@ impl<'a> Object<'a> {
         self.reference.kind == kind && self.group() == group
     }
 
+    /// The object's JSON, as it came in. For a workload parsed in the envelope's own pass it
+    /// is found on first use (one more scan of the envelope).
+    pub fn raw(&self) -> Option<&'a RawValue> {
+        match &self.raw {
+            RawSource::Raw(raw) => Some(raw),
+            RawSource::Envelope(text, found) => *found.get_or_init(|| {
+                serde_json::from_str::<EnvelopeObject<'a>>(text)
+                    .ok()
+                    .and_then(|e| e.request.object)
+            }),
+        }
+    }
+
     /// Parses the object into a typed struct (a k8s-openapi resource, or a slim view that
     /// borrows from the input). Works for workloads too.
     pub fn parse<T: Deserialize<'a>>(&self) -> Result<T, String> {
-        serde_json::from_str(self.raw.get())
+        let raw = self
+            .raw()
+            .ok_or_else(|| format!("{} has no JSON text to parse", self.reference.kind))?;
+        serde_json::from_str(raw.get())
             .map_err(|e| format!("{} does not parse: {e}", self.reference.kind))
     }
 }

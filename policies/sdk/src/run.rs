@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::context::Context;
-use crate::envelope::{self, Request};
+use crate::envelope::{self, ObjectIn, Request};
 use crate::lazy;
 use crate::metadata::{Check, Metadata, join_api_version};
-use crate::object::{Body, Header, Meta, Object, split_api_version};
+use crate::object::{Body, Header, Meta, Object, RawSource, split_api_version};
 use crate::settings::{RuleSettings, Settings, schema};
 use crate::verdict::{
     ErrorCode, Exemption, ObjectRef, SettingsValidation, SkippedCheck, Verdict, Violation,
@@ -221,7 +221,7 @@ pub fn evaluate_with<R: Rule>(input: &[u8], loaded: &Context) -> Verdict {
             return Verdict::error(ErrorCode::InvalidUtf8, format!("input is not UTF-8: {e}"));
         }
     };
-    let envelope = match envelope::parse(text) {
+    let envelope = match envelope::parse(text, &R::INFO) {
         Ok(e) => e,
         Err((code, message)) => return Verdict::error(code, message),
     };
@@ -238,18 +238,23 @@ pub fn evaluate_with<R: Rule>(input: &[u8], loaded: &Context) -> Verdict {
                 .map(|r| r.to_owned())
                 .collect::<Vec<_>>();
             match Context::from_raw(owned, ctx.namespace) {
-                Ok(context) => {
-                    evaluate_request::<R>(envelope.request, envelope.mode, &settings, &context)
-                }
+                Ok(context) => evaluate_request::<R>(
+                    text,
+                    envelope.request,
+                    envelope.mode,
+                    &settings,
+                    &context,
+                ),
                 Err(e) => Verdict::error(ErrorCode::InvalidContext, e),
             }
         }
-        None => evaluate_request::<R>(envelope.request, envelope.mode, &settings, loaded),
+        None => evaluate_request::<R>(text, envelope.request, envelope.mode, &settings, loaded),
     }
 }
 
-fn evaluate_request<R: Rule>(
-    request: Request<'_>,
+fn evaluate_request<'a, R: Rule>(
+    text: &'a str,
+    request: Request<'a>,
     mode: Mode,
     settings: &Settings<R::Settings>,
     context: &Context,
@@ -262,16 +267,23 @@ fn evaluate_request<R: Rule>(
             info.id
         ));
     }
-    let Some(raw) = request.object else {
-        return Verdict::error(
-            ErrorCode::InvalidEnvelope,
-            format!("request.object is required for a {operation} request"),
-        );
+    let raw = match &request.object {
+        ObjectIn::Absent => {
+            return Verdict::error(
+                ErrorCode::InvalidEnvelope,
+                format!("request.object is required for a {operation} request"),
+            );
+        }
+        ObjectIn::Raw(raw) => Some(*raw),
+        ObjectIn::Workload(_) => None,
     };
     // Group and kind: from request.kind, else from the object itself.
-    let (group, version, kind) = match &request.kind {
-        Some(gvk) => (gvk.group.clone(), gvk.version.clone(), gvk.kind.clone()),
-        None => {
+    let (group, version, kind) = match (&request.kind, raw) {
+        (Some(gvk), _) => (gvk.group.clone(), gvk.version.clone(), gvk.kind.clone()),
+        (None, None) => {
+            return Verdict::error(ErrorCode::InvalidEnvelope, "request.kind is required");
+        }
+        (None, Some(raw)) => {
             let header: Header = match serde_json::from_str(raw.get()) {
                 Ok(h) => h,
                 Err(e) => {
@@ -295,7 +307,7 @@ fn evaluate_request<R: Rule>(
         let gv = join_api_version(&group, &version);
         return Verdict::skipped(format!("rule {} does not apply to {gv} {kind}", info.id));
     }
-    let object = match parse_object(&group, &version, &kind, raw, &request, context) {
+    let object = match parse_object(&group, &version, &kind, text, request, context) {
         Ok(o) => o,
         Err(v) => return *v,
     };
@@ -327,31 +339,55 @@ fn parse_object<'a>(
     group: &str,
     version: &str,
     kind: &str,
-    raw: &'a RawValue,
-    request: &Request<'a>,
+    text: &'a str,
+    request: Request<'a>,
     context: &Context,
 ) -> Result<Object<'a>, Box<Verdict>> {
-    let (api_version, object_kind, meta, body) = match WorkloadKind::from_group_kind(group, kind) {
-        Some(wk) => {
-            let parsed = workload::parse(wk, raw)
-                .map_err(|e| Box::new(Verdict::error(ErrorCode::InvalidObject, e)))?;
-            (
-                parsed.api_version,
-                parsed.kind,
-                parsed.meta,
-                Body::Workload(Box::new(parsed.workload)),
-            )
-        }
-        None => {
-            let header: Header = serde_json::from_str(raw.get()).map_err(|e| {
-                Box::new(Verdict::error(
-                    ErrorCode::InvalidObject,
-                    format!("{kind} is not a Kubernetes object: {e}"),
-                ))
-            })?;
-            (header.api_version, header.kind, header.metadata, Body::Raw)
-        }
-    };
+    let (api_version, object_kind, meta, raw, body) =
+        match (request.object, WorkloadKind::from_group_kind(group, kind)) {
+            (ObjectIn::Workload(parsed), _) => {
+                let parsed = *parsed;
+                (
+                    parsed.api_version,
+                    parsed.kind,
+                    parsed.meta,
+                    RawSource::Envelope(text, std::cell::OnceCell::new()),
+                    Body::Workload(Box::new(parsed.workload)),
+                )
+            }
+            (ObjectIn::Absent, _) => {
+                return Err(Box::new(Verdict::error(
+                    ErrorCode::InvalidEnvelope,
+                    "request.object is required",
+                )));
+            }
+            (ObjectIn::Raw(raw), Some(wk)) => {
+                let parsed = workload::parse(wk, raw)
+                    .map_err(|e| Box::new(Verdict::error(ErrorCode::InvalidObject, e)))?;
+                (
+                    parsed.api_version,
+                    parsed.kind,
+                    parsed.meta,
+                    RawSource::Raw(raw),
+                    Body::Workload(Box::new(parsed.workload)),
+                )
+            }
+            (ObjectIn::Raw(raw), None) => {
+                let header: Header = serde_json::from_str(raw.get()).map_err(|e| {
+                    Box::new(Verdict::error(
+                        ErrorCode::InvalidObject,
+                        format!("{kind} is not a Kubernetes object: {e}"),
+                    ))
+                })?;
+                (
+                    header.api_version,
+                    header.kind,
+                    header.metadata,
+                    RawSource::Raw(raw),
+                    Body::Raw,
+                )
+            }
+        };
     let expected_api_version = join_api_version(group, version);
     if let Some(k) = object_kind.as_deref().filter(|k| *k != kind) {
         return Err(Box::new(Verdict::error(
@@ -372,8 +408,8 @@ fn parse_object<'a>(
         api_version.unwrap_or(expected_api_version),
         kind.to_string(),
         &meta,
-        request.namespace.clone(),
-        request.name.clone(),
+        request.namespace,
+        request.name,
     );
     let namespace = scope::resolve(
         group,

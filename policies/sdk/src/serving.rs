@@ -41,27 +41,44 @@ pub const SERVING_CONTEXT: &[ContextResource] = &[
     ContextResource::new(INGRESS, &["spec"]),
 ];
 
-/// Port names that say a port is for metrics or health, not for traffic.
+/// Words that, as a port name or a dash-separated part of one, say a port is for metrics or
+/// health, not for traffic.
+const MONITORING_WORDS: [&str; 10] = [
+    "metrics",
+    "prometheus",
+    "prom",
+    "monitoring",
+    "health",
+    "healthz",
+    "probe",
+    "pprof",
+    "debug",
+    "admin",
+];
+
+/// Port names that say a port is for metrics or health, not for traffic: one of the words, a
+/// name starting or ending with one of them and a dash (`http-metrics`, `metrics-tls`), or any
+/// name containing `metric`. ASCII case-insensitive; no allocation (it runs per port).
 pub fn is_monitoring_port_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "metrics",
-        "prometheus",
-        "prom",
-        "monitoring",
-        "health",
-        "healthz",
-        "probe",
-        "pprof",
-        "debug",
-        "admin",
-    ]
-    .iter()
-    .any(|w| {
-        n == *w
-            || n.contains("metric")
-            || n.starts_with(&format!("{w}-"))
-            || n.ends_with(&format!("-{w}"))
+    let bytes = name.as_bytes();
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"metric")) {
+        return true;
+    }
+    MONITORING_WORDS.iter().any(|w| {
+        let w = w.as_bytes();
+        let head = bytes
+            .get(..w.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(w));
+        let tail = bytes
+            .len()
+            .checked_sub(w.len())
+            .and_then(|at| bytes.get(at..))
+            .is_some_and(|t| t.eq_ignore_ascii_case(w));
+        (head && bytes.len() == w.len())
+            || (head && bytes.get(w.len()) == Some(&b'-'))
+            || (tail
+                && bytes.len() > w.len()
+                && bytes.get(bytes.len() - w.len() - 1) == Some(&b'-'))
     })
 }
 
