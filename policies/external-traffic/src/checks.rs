@@ -71,16 +71,17 @@ impl ServicePortView {
         matches!(self.protocol.as_deref(), Some("UDP") | Some("SCTP"))
     }
 
-    /// Whether the port carries HTTP(S) or gRPC, which an Ingress controller can carry: its
-    /// appProtocol says so, its name does (`http`, `https-web`, `grpc`), or it is one of the
-    /// ports HTTP is served on (80, 443, 8080, 8443).
+    /// Whether the port carries HTTP(S), which an Ingress controller can carry: its
+    /// appProtocol says so, its name does (`http`, `https-web`), or it is one of the ports HTTP
+    /// is served on (80, 443, 8080, 8443) and its name does not say otherwise (`tcp-*`,
+    /// `tls-*`, `grpc-*`).
     fn is_http(&self) -> bool {
         if self.is_udp_or_sctp() {
             return false;
         }
         let app = self.app_protocol.as_deref().unwrap_or_default();
         let app = app.strip_prefix("kubernetes.io/").unwrap_or(app);
-        if ["http", "https", "http2", "h2c", "grpc", "ws", "wss"]
+        if ["http", "https", "http2", "h2c", "ws", "wss"]
             .iter()
             .any(|p| app.eq_ignore_ascii_case(p))
         {
@@ -91,11 +92,19 @@ impl ServicePortView {
             .as_deref()
             .unwrap_or_default()
             .to_ascii_lowercase();
-        if ["http", "https", "grpc", "h2c"]
-            .iter()
-            .any(|p| name == *p || name.starts_with(&format!("{p}-")))
-        {
+        let named = |prefixes: &[&str]| {
+            prefixes
+                .iter()
+                .any(|p| name == *p || name.starts_with(&format!("{p}-")))
+        };
+        if named(&["http", "https", "http2", "h2c"]) {
             return true;
+        }
+        // Istio's port-naming convention: `tcp-*` and `tls-*` say the port is not HTTP to the
+        // proxy (TLS passed through), whatever its number; gRPC often runs mTLS end to end,
+        // which an Ingress would terminate.
+        if named(&["tcp", "tls", "grpc"]) {
+            return false;
         }
         matches!(self.port, Some(80 | 443 | 8080 | 8443))
     }
@@ -326,14 +335,14 @@ pub fn ingress_class(
                 "the Ingress sets both spec.ingressClassName ({f:?}) and the annotation {CLASS_ANNOTATION} ({a:?}): the API server refuses this on create (\"can not be set when the class field is also set\"). Remove the annotation"
             ),
         ),
-        (None, Some(a)) => out.report(
+        (None, Some(a)) => out.warn(
             &INGRESS_CLASS_CHECK,
             "metadata.annotations".into(),
             format!(
                 "the Ingress names its class with the deprecated annotation {CLASS_ANNOTATION} ({a:?}): set spec.ingressClassName: {a} and remove the annotation"
             ),
         ),
-        (None, None) => out.report(
+        (None, None) => out.warn(
             &INGRESS_CLASS_CHECK,
             "spec.ingressClassName".into(),
             "the Ingress names no class: it is served by the cluster's default IngressClass if there is one, and otherwise by no controller (or by every controller that takes unclassed Ingresses). Set spec.ingressClassName".to_string(),
@@ -344,7 +353,7 @@ pub fn ingress_class(
         && !s.allowed_ingress_classes.is_empty()
         && !s.allowed_ingress_classes.iter().any(|a| a == class)
     {
-        out.report(
+        out.warn(
             &INGRESS_CLASS_CHECK,
             "spec.ingressClassName".into(),
             format!(

@@ -53,10 +53,13 @@ pub const INGRESS_HOST: Check = Check {
     context: "",
 };
 
+/// Declared an error for its one error case (both the field and the annotation, which the
+/// API server refuses on create); every other finding is a warning (`Findings::warn`), as
+/// issue 14 grades the check.
 pub const INGRESS_CLASS_CHECK: Check = Check {
     id: "ingress-class",
-    severity: Severity::Warning,
-    description: "An Ingress sets spec.ingressClassName (not the deprecated kubernetes.io/ingress.class annotation, and never both: the API server refuses that on create), to a class in allowedIngressClasses when that is non-empty.",
+    severity: Severity::Error,
+    description: "An Ingress sets spec.ingressClassName (warning: not the deprecated kubernetes.io/ingress.class annotation, nor no class at all), to a class in allowedIngressClasses when that is non-empty (warning); never both the field and the annotation (error: the API server refuses that on create).",
     remediation: "Set spec.ingressClassName to the IngressClass of the controller that should serve it, and remove the kubernetes.io/ingress.class annotation.",
     context: "",
 };

@@ -411,23 +411,29 @@ pub fn no_control_plane(
     }) else {
         return;
     };
-    let what = match t.key.as_deref().filter(|k| !k.is_empty()) {
-        Some(k) => format!("tolerates the control-plane taint {k}"),
-        None => {
-            "tolerates every taint (operator Exists with no key), the control-plane taints included"
-                .to_string()
-        }
-    };
-    out.report(
-        &NO_CONTROL_PLANE,
-        w.path(&format!("tolerations[{i}]")),
-        format!(
-            "{} {} in namespace {ns} {what}: its pods may be scheduled onto the nodes that run the API server and etcd, and compete with them for memory and CPU. Remove the toleration (only components of {} belong there)",
-            w.kind.as_str(),
-            object.reference.name,
-            s.control_plane_namespaces.join(", ")
+    let path = w.path(&format!("tolerations[{i}]"));
+    let kind = w.kind.as_str();
+    let name = &object.reference.name;
+    let allowed = s.control_plane_namespaces.join(", ");
+    match t.key.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => out.report(
+            &NO_CONTROL_PLANE,
+            path,
+            format!(
+                "{kind} {name} in namespace {ns} tolerates the control-plane taint {k}: its pods may be scheduled onto the nodes that run the API server and etcd, and compete with them for memory and CPU. Remove the toleration (only components of {allowed} belong there)"
+            ),
         ),
-    );
+        // Tolerating every taint is what infrastructure operators do that must run on any
+        // node, the control plane included, before the cluster is ready (a CNI's operator):
+        // the control-plane part may be incidental, so it is a warning.
+        None => out.warn(
+            &NO_CONTROL_PLANE,
+            path,
+            format!(
+                "{kind} {name} in namespace {ns} tolerates every taint (operator Exists with no key), the control-plane taints included: its pods may be scheduled onto the nodes that run the API server and etcd. Unless it is an infrastructure component that must run on any node, tolerate only the taints it needs"
+            ),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -627,7 +633,9 @@ mod tests {
             1,
             pod(json!({"tolerations": [{"operator": "Exists"}]})),
         );
-        assert_eq!(ids(&all, json!({})), vec!["no-control-plane"]);
+        let v = testing::evaluate::<Scheduling>(&all, &json!({}));
+        assert_eq!(testing::ids(&v), vec!["no-control-plane"]);
+        assert!(v.allowed);
         // NoExecute only does not tolerate the NoSchedule taint.
         let no_exec = deploy(
             "shop",

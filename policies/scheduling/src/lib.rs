@@ -24,6 +24,11 @@ use prodready_sdk::{
 
 pub use settings::Settings;
 
+/// The core/v1 ResourceQuota: one scoped to the system PriorityClasses is how a cluster
+/// operator lets a namespace use them (priority-class).
+pub const RESOURCE_QUOTA: Resource =
+    Resource::namespaced("", &["v1"], "ResourceQuota", "resourcequotas");
+
 /// The cluster-scoped PriorityClass (scheduling.k8s.io; v1beta1 in old manifests).
 pub const PRIORITY_CLASS: Resource = Resource::cluster(
     "scheduling.k8s.io",
@@ -35,9 +40,9 @@ pub const PRIORITY_CLASS: Resource = Resource::cluster(
 pub const PRIORITY_CLASS_CHECK: Check = Check {
     id: "priority-class",
     severity: Severity::Error,
-    description: "Pods set a priorityClassName (warning), in allowedPriorityClasses when that is non-empty (warning), naming a PriorityClass that exists when the set or cluster defines PriorityClasses (warning); system-cluster-critical and system-node-critical only in systemPriorityNamespaces (error).",
-    remediation: "Set spec.priorityClassName to one of the platform's PriorityClasses; leave system-cluster-critical and system-node-critical to the components of systemPriorityNamespaces.",
-    context: "Reads the PriorityClasses of the manifest set (at admission, every PriorityClass of the cluster) to tell whether the named class exists and whether a globalDefault class gives unclassed pods a priority; the classes built into Kubernetes always exist. Without PriorityClasses in the context, only the name is checked.",
+    description: "Pods set a priorityClassName (warning), in allowedPriorityClasses when that is non-empty (warning), naming a PriorityClass that exists when the set or cluster defines PriorityClasses (warning); system-cluster-critical and system-node-critical only in systemPriorityNamespaces or a namespace whose ResourceQuota admits them (error).",
+    remediation: "Set spec.priorityClassName to one of the platform's PriorityClasses; leave system-cluster-critical and system-node-critical to the components of systemPriorityNamespaces (or admit them in the namespace with a ResourceQuota scoped to that PriorityClass, as the cluster operator's choice).",
+    context: "Reads the PriorityClasses of the manifest set (at admission, every PriorityClass of the cluster) to tell whether the named class exists and whether a globalDefault class gives unclassed pods a priority (the classes built into Kubernetes always exist), and the ResourceQuotas of the workload's namespace: one scoped to a system PriorityClass admits it there. Without them in the context, only the name and the namespace are checked.",
 };
 
 pub const PREEMPTION_SAFE: Check = Check {
@@ -75,7 +80,7 @@ pub const TOLERATION_NEEDS_SELECTOR: Check = Check {
 pub const NO_CONTROL_PLANE: Check = Check {
     id: "no-control-plane",
     severity: Severity::Error,
-    description: "Outside controlPlaneNamespaces, no workload tolerates the control-plane taints (node-role.kubernetes.io/control-plane or /master), by key or with a toleration of every taint. DaemonSets are node agents and not checked unless checkDaemonSets is true.",
+    description: "Outside controlPlaneNamespaces, no workload tolerates the control-plane taints node-role.kubernetes.io/control-plane or /master by key (error); a toleration of every taint covers them too (warning: the pattern of infrastructure operators that must run on any node). DaemonSets are node agents and not checked unless checkDaemonSets is true.",
     remediation: "Remove the toleration for node-role.kubernetes.io/control-plane (and /master, or the tolerate-everything toleration), so the pods stay off the nodes that run the API server and etcd.",
     context: "",
 };
@@ -110,10 +115,13 @@ impl Rule for Scheduling {
             metadata::CRON_JOB,
             PRIORITY_CLASS,
         ],
-        context: &[ContextResource::new(
-            PRIORITY_CLASS,
-            &["value", "globalDefault", "preemptionPolicy"],
-        )],
+        context: &[
+            ContextResource::new(
+                PRIORITY_CLASS,
+                &["value", "globalDefault", "preemptionPolicy"],
+            ),
+            ContextResource::new(RESOURCE_QUOTA, &["spec"]),
+        ],
         operations: CREATE_UPDATE,
     };
 

@@ -11,7 +11,7 @@ use prodready_sdk::{Cx, Findings, Object, Workload};
 use serde::Deserialize;
 
 use crate::settings::Settings;
-use crate::{PREEMPTION_SAFE, PRIORITY_CLASS, PRIORITY_CLASS_CHECK};
+use crate::{PREEMPTION_SAFE, PRIORITY_CLASS, PRIORITY_CLASS_CHECK, RESOURCE_QUOTA};
 
 /// The highest value a user-defined PriorityClass may have.
 pub const HIGHEST_USER_PRIORITY: i64 = 1_000_000_000;
@@ -117,6 +117,69 @@ pub fn preemption_safe(
     }
 }
 
+/// A ResourceQuota's scope selector, as far as priority-class reads it.
+#[derive(Debug, Default, Deserialize)]
+pub struct QuotaView {
+    #[serde(default)]
+    pub spec: Option<QuotaSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaSpec {
+    #[serde(default)]
+    pub scope_selector: Option<ScopeSelector>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeSelector {
+    #[serde(default)]
+    pub match_expressions: Option<Vec<ScopeRequirement>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeRequirement {
+    #[serde(default)]
+    pub scope_name: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+}
+
+/// Whether a ResourceQuota of `namespace` admits pods of PriorityClass `class`: its
+/// scopeSelector has `PriorityClass In [..class..]` (or `Exists`). With the ResourceQuota
+/// admission plugin limiting a class (`limitedResources` with that scope, GKE's default for
+/// the system classes), only namespaces with such a quota may use it ("Limit Priority Class
+/// consumption by default", kubernetes.io resource-quotas).
+fn admitted_by_quota<S>(cx: &Cx<'_, S>, namespace: Option<&str>, class: &str) -> bool {
+    cx.context
+        .in_namespace(RESOURCE_QUOTA.group, RESOURCE_QUOTA.kind, namespace)
+        .any(|o| {
+            o.get::<QuotaView>()
+                .and_then(|q| {
+                    q.spec
+                        .as_ref()?
+                        .scope_selector
+                        .as_ref()?
+                        .match_expressions
+                        .as_ref()
+                })
+                .is_some_and(|reqs| {
+                    reqs.iter().any(|r| {
+                        r.scope_name.as_deref() == Some("PriorityClass")
+                            && match r.operator.as_deref() {
+                                Some("In") => r.values.iter().flatten().any(|v| v == class),
+                                Some("Exists") => true,
+                                _ => false,
+                            }
+                    })
+                })
+        })
+}
+
 /// What the context says about PriorityClasses.
 struct Classes {
     /// Whether any PriorityClass is in the context.
@@ -174,12 +237,14 @@ pub fn priority_class(
     };
     if is_system_class(name) {
         let ns = object.namespace().unwrap_or("default");
-        if !s.system_priority_namespaces.iter().any(|n| n == ns) {
+        if !s.system_priority_namespaces.iter().any(|n| n == ns)
+            && !admitted_by_quota(cx, object.namespace(), name)
+        {
             out.report(
                 &PRIORITY_CLASS_CHECK,
                 path,
                 format!(
-                    "priorityClassName is {name} in namespace {ns}: system priorities rank above every user workload and let the pods preempt cluster add-ons; they belong to system components in {}. Many clusters refuse them elsewhere (GKE, and any cluster whose ResourceQuota admission limits these classes to kube-system). Use a platform PriorityClass",
+                    "priorityClassName is {name} in namespace {ns}: system priorities rank above every user workload and let the pods preempt cluster add-ons; they belong to system components in {}. Many clusters refuse them elsewhere (GKE, and any cluster whose ResourceQuota admission limits these classes), unless a ResourceQuota scoped to the class admits them in the namespace. Use a platform PriorityClass (or, for a cluster component, ship that ResourceQuota)",
                     s.system_priority_namespaces.join(", ")
                 ),
             );
@@ -328,6 +393,25 @@ mod tests {
         assert_eq!(
             run(&deploy("kube-system", Some("system-node-critical")), None),
             (vec![], true)
+        );
+        // A ResourceQuota scoped to the class admits it in its namespace.
+        let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "critical", "namespace": "shop"},
+            "spec": {"hard": {"pods": "10"}, "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In", "values": ["system-node-critical"]}]}}});
+        assert_eq!(
+            run(
+                &deploy("shop", Some("system-node-critical")),
+                Some(&[quota.clone()])
+            ),
+            (vec![], true)
+        );
+        assert_eq!(
+            run(
+                &deploy("shop", Some("system-cluster-critical")),
+                Some(&[quota])
+            )
+            .1,
+            false
         );
         // allowedPriorityClasses.
         let v = verdict(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use prodready_sdk::k8s::{Controller, StatefulSetSpec};
 use prodready_sdk::serving::SERVICE;
-use prodready_sdk::{Cx, Findings, Mode, Object, Quantity, Selector, Workload};
+use prodready_sdk::{Cx, Findings, Object, Quantity, Selector, Workload};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -274,16 +274,16 @@ pub fn sts_headless_service<S>(
             );
             return;
         }
-        let message = format!(
-            "spec.serviceName is \"{name}\", but namespace {ns_text} has no Service of that name: the pods get no stable DNS names. Create a headless Service \"{name}\" (clusterIP: None) whose selector matches the pod template's labels"
+        // A warning: the pods still run, only without per-pod DNS names, and an application
+        // that never uses them (Argo CD's application controller names a Service its install
+        // manifest does not have) works; at admission it may also be applied next.
+        out.warn(
+            &STS_HEADLESS_SERVICE,
+            "spec.serviceName".into(),
+            format!(
+                "spec.serviceName is \"{name}\", but namespace {ns_text} has no Service of that name: the pods get no stable DNS names (<pod>.{name}.{ns_text}.svc). Create a headless Service \"{name}\" (clusterIP: None) whose selector matches the pod template's labels, or remove serviceName if nothing uses those names"
+            ),
         );
-        if cx.mode == Mode::Admission {
-            // It may be created later in the same apply: the controller creates the pods
-            // anyway, and their DNS names appear once the Service does.
-            out.warn(&STS_HEADLESS_SERVICE, "spec.serviceName".into(), message);
-        } else {
-            out.report(&STS_HEADLESS_SERVICE, "spec.serviceName".into(), message);
-        }
         return;
     };
     let Some(svc) = found.get::<ServiceView>() else {
@@ -403,7 +403,7 @@ pub fn sts_graceful(w: &Workload<'_>, s: &Settings, out: &mut Findings) {
 mod tests {
     use super::*;
     use crate::StatefulApplication;
-    use prodready_sdk::testing;
+    use prodready_sdk::{Mode, testing};
     use serde_json::{Value, json};
 
     fn sts(extra_spec: Value, pod_spec: Value) -> Value {
@@ -488,7 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn at_admission_a_missing_service_is_a_warning() {
+    fn at_admission_a_missing_service_is_a_warning_too() {
         let o = sts(json!({}), pod());
         let other = svc("cache", Some("None"), json!({"app": "cache"}));
         let v = testing::evaluate_with::<StatefulApplication>(

@@ -34,9 +34,9 @@ pub const PVC: Resource = Resource::namespaced(
 pub const STS_HEADLESS_SERVICE: Check = Check {
     id: "sts-headless-service",
     severity: Severity::Error,
-    description: "A StatefulSet's serviceName names a Service of its namespace that is headless (clusterIP: None) and selects the StatefulSet's pods.",
+    description: "A StatefulSet's serviceName names a Service of its namespace (warning when there is none) that is headless (clusterIP: None) and selects the StatefulSet's pods (error).",
     remediation: "Create (or fix) the Service named by spec.serviceName: clusterIP: None and a selector that matches the pod template's labels, so each pod gets its stable DNS name (<pod>.<service>.<namespace>.svc).",
-    context: "Reads the Services of the StatefulSet's namespace (the manifest set; at admission, the cluster's Services of the namespace). Without context, or when the set holds no Service of that namespace, the check is skipped; at admission a Service that does not exist yet is a warning, since it may be applied in the same change.",
+    context: "Reads the Services of the StatefulSet's namespace (the manifest set; at admission, the cluster's Services of the namespace). Without context, or when the context holds no Service of that namespace, the check is skipped; a named Service that does not exist is a warning (the pods run without per-pod DNS names, and at admission it may be applied next); one that exists but is not headless or does not select the pods is an error.",
 };
 
 pub const STS_STORAGE: Check = Check {
