@@ -686,7 +686,7 @@ mod tests {
         let other = svc("api", json!({"ports": [{"port": 80}]}));
         let o = good("web", "shop.example.com", "/", json!({"number": 80}));
         assert_eq!(
-            ids(&o, json!({}), &[other.clone()]),
+            ids(&o, json!({}), std::slice::from_ref(&other)),
             vec!["ingress-backend-exists"]
         );
         let v = testing::evaluate_with::<ExternalTraffic>(
