@@ -396,11 +396,7 @@ pub fn ingress_backend_exists(
     }
     let ns = object.namespace();
     let ns_text = ns.unwrap_or("default");
-    let any_service = cx
-        .context
-        .in_namespace(SERVICE.group, SERVICE.kind, ns)
-        .next()
-        .is_some();
+    let any_service = namespace_has_services(cx.context, ns);
     for (path, b) in backends {
         let Some((name, port)) = b.service() else {
             continue;
@@ -477,6 +473,25 @@ pub fn ingress_backend_exists(
                 if listed.is_empty() { "no port".to_string() } else { format!("port {}", listed.join(", ")) }
             ),
         );
+    }
+}
+
+/// The namespaces with at least one Service in the context, computed once per context, so
+/// "does the set hold this namespace's Services at all" costs a lookup, not a scan.
+struct ServiceNamespaces(std::collections::HashSet<Option<String>>);
+
+fn namespace_has_services(ctx: &prodready_sdk::Context, namespace: Option<&str>) -> bool {
+    let set = ctx.memo(|c| {
+        ServiceNamespaces(
+            c.of_kind(SERVICE.group, SERVICE.kind)
+                .map(|o| o.namespace().map(str::to_string))
+                .collect(),
+        )
+    });
+    // As `Context::in_namespace` sees them: the namespace's own, and cluster-scoped ones.
+    match namespace {
+        Some(ns) => set.0.contains(&None) || set.0.contains(&Some(ns.to_string())),
+        None => !set.0.is_empty(),
     }
 }
 

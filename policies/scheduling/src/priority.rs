@@ -7,7 +7,9 @@
 //! `system-node-critical` (2,000,001,000), which exist in every cluster; preemptionPolicy is
 //! `PreemptLowerPriority` (the default) or `Never`; one class at most is globalDefault.
 
-use prodready_sdk::{Cx, Findings, Object, Workload};
+use std::collections::HashMap;
+
+use prodready_sdk::{Context, Cx, Findings, Object, Workload};
 use serde::Deserialize;
 
 use crate::settings::Settings;
@@ -149,64 +151,83 @@ pub struct ScopeRequirement {
     pub values: Option<Vec<String>>,
 }
 
-/// Whether a ResourceQuota of `namespace` admits pods of PriorityClass `class`: its
-/// scopeSelector has `PriorityClass In [..class..]` (or `Exists`). With the ResourceQuota
-/// admission plugin limiting a class (`limitedResources` with that scope, GKE's default for
-/// the system classes), only namespaces with such a quota may use it ("Limit Priority Class
-/// consumption by default", kubernetes.io resource-quotas).
-fn admitted_by_quota<S>(cx: &Cx<'_, S>, namespace: Option<&str>, class: &str) -> bool {
-    cx.context
-        .in_namespace(RESOURCE_QUOTA.group, RESOURCE_QUOTA.kind, namespace)
-        .any(|o| {
-            o.get::<QuotaView>()
-                .and_then(|q| {
-                    q.spec
-                        .as_ref()?
-                        .scope_selector
-                        .as_ref()?
-                        .match_expressions
-                        .as_ref()
-                })
-                .is_some_and(|reqs| {
-                    reqs.iter().any(|r| {
-                        r.scope_name.as_deref() == Some("PriorityClass")
-                            && match r.operator.as_deref() {
-                                Some("In") => r.values.iter().flatten().any(|v| v == class),
-                                Some("Exists") => true,
-                                _ => false,
-                            }
-                    })
-                })
-        })
+/// What a ResourceQuota's scopeSelector admits: pods of the PriorityClasses it names
+/// (`PriorityClass In [...]`), or of every class (`Exists`). With the ResourceQuota admission
+/// plugin limiting a class (`limitedResources` with that scope, GKE's default for the system
+/// classes), only namespaces with such a quota may use it ("Limit Priority Class consumption
+/// by default", kubernetes.io resource-quotas).
+#[derive(Debug, Default)]
+struct Admits {
+    classes: Vec<String>,
+    every: bool,
 }
 
-/// What the context says about PriorityClasses.
+/// What the context says about PriorityClasses, computed once per context (a manifest set of
+/// thousands of workloads reads it once, not once per workload).
+#[derive(Debug, Default)]
 struct Classes {
     /// Whether any PriorityClass is in the context.
     any: bool,
     /// The globalDefault class, if one is.
     global_default: Option<String>,
+    /// What the ResourceQuotas of each namespace admit.
+    quotas: HashMap<Option<String>, Admits>,
 }
 
-fn classes<S>(cx: &Cx<'_, S>) -> Classes {
-    let mut any = false;
-    let mut global_default = None;
-    for o in cx
-        .context
-        .of_kind(PRIORITY_CLASS.group, PRIORITY_CLASS.kind)
-    {
-        any = true;
-        if global_default.is_none()
-            && o.get::<PriorityClassView>()
-                .is_some_and(|p| p.global_default == Some(true))
-        {
-            global_default = Some(o.name().to_string());
+impl Classes {
+    fn read(ctx: &Context) -> Classes {
+        let mut c = Classes::default();
+        for o in ctx.of_kind(PRIORITY_CLASS.group, PRIORITY_CLASS.kind) {
+            c.any = true;
+            if c.global_default.is_none()
+                && o.get::<PriorityClassView>()
+                    .is_some_and(|p| p.global_default == Some(true))
+            {
+                c.global_default = Some(o.name().to_string());
+            }
+        }
+        for o in ctx.of_kind(RESOURCE_QUOTA.group, RESOURCE_QUOTA.kind) {
+            let Some(reqs) = o.get::<QuotaView>().and_then(|q| {
+                q.spec
+                    .as_ref()?
+                    .scope_selector
+                    .as_ref()?
+                    .match_expressions
+                    .as_ref()
+            }) else {
+                continue;
+            };
+            let admits = c
+                .quotas
+                .entry(o.namespace().map(str::to_string))
+                .or_default();
+            for r in reqs {
+                if r.scope_name.as_deref() != Some("PriorityClass") {
+                    continue;
+                }
+                match r.operator.as_deref() {
+                    Some("In") => admits.classes.extend(r.values.iter().flatten().cloned()),
+                    Some("Exists") => admits.every = true,
+                    _ => {}
+                }
+            }
+        }
+        c
+    }
+
+    /// Whether a ResourceQuota of `namespace` admits pods of PriorityClass `class`.
+    fn admitted_by_quota(&self, namespace: Option<&str>, class: &str) -> bool {
+        let admits = |a: &Admits| a.every || a.classes.iter().any(|c| c == class);
+        match namespace {
+            Some(ns) => self.quotas.get(&Some(ns.to_string())).is_some_and(admits),
+            // Seen from every namespace (as `Context::in_namespace(None)`): any quota.
+            None => self.quotas.values().any(admits),
         }
     }
-    Classes {
-        any,
-        global_default,
-    }
+}
+
+fn classes<'c, S>(cx: &Cx<'c, S>) -> &'c Classes {
+    cx.context.memo(Classes::read)
 }
 
 pub fn priority_class(
@@ -238,7 +259,7 @@ pub fn priority_class(
     if is_system_class(name) {
         let ns = object.namespace().unwrap_or("default");
         if !s.system_priority_namespaces.iter().any(|n| n == ns)
-            && !admitted_by_quota(cx, object.namespace(), name)
+            && !known.admitted_by_quota(object.namespace(), name)
         {
             out.report(
                 &PRIORITY_CLASS_CHECK,

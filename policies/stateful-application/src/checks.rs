@@ -260,12 +260,7 @@ pub fn sts_headless_service<S>(
     let ns = object.namespace();
     let ns_text = ns.unwrap_or("default");
     let Some(found) = cx.context.get(SERVICE.group, SERVICE.kind, ns, name) else {
-        if cx
-            .context
-            .in_namespace(SERVICE.group, SERVICE.kind, ns)
-            .next()
-            .is_none()
-        {
+        if !namespace_has_services(cx.context, ns) {
             out.skip(
                 &STS_HEADLESS_SERVICE,
                 format!(
@@ -320,6 +315,25 @@ pub fn sts_headless_service<S>(
             problems.join(", and ")
         ),
     );
+}
+
+/// The namespaces with at least one Service in the context, computed once per context, so
+/// "does the set hold this namespace's Services at all" costs a lookup, not a scan.
+struct ServiceNamespaces(std::collections::HashSet<Option<String>>);
+
+fn namespace_has_services(ctx: &prodready_sdk::Context, namespace: Option<&str>) -> bool {
+    let set = ctx.memo(|c| {
+        ServiceNamespaces(
+            c.of_kind(SERVICE.group, SERVICE.kind)
+                .map(|o| o.namespace().map(str::to_string))
+                .collect(),
+        )
+    });
+    // As `Context::in_namespace` sees them: the namespace's own, and cluster-scoped ones.
+    match namespace {
+        Some(ns) => set.0.contains(&None) || set.0.contains(&Some(ns.to_string())),
+        None => !set.0.is_empty(),
+    }
 }
 
 /// Whether the StatefulSet keeps data: claim templates, or a persistentVolumeClaim volume.
