@@ -478,6 +478,8 @@ pub fn ingress_backend_exists(
 
 /// The namespaces with at least one Service in the context, computed once per context, so
 /// "does the set hold this namespace's Services at all" costs a lookup, not a scan.
+/// Candidate for the SDK (an indexed `Context::any_in_namespace`; also used by the other rule
+/// of helper d, see /work/notes/sdk-requests.md).
 struct ServiceNamespaces(std::collections::HashSet<Option<String>>);
 
 fn namespace_has_services(ctx: &prodready_sdk::Context, namespace: Option<&str>) -> bool {

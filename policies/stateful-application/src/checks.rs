@@ -319,6 +319,8 @@ pub fn sts_headless_service<S>(
 
 /// The namespaces with at least one Service in the context, computed once per context, so
 /// "does the set hold this namespace's Services at all" costs a lookup, not a scan.
+/// Candidate for the SDK (an indexed `Context::any_in_namespace`; also used by the other rule
+/// of helper d, see /work/notes/sdk-requests.md).
 struct ServiceNamespaces(std::collections::HashSet<Option<String>>);
 
 fn namespace_has_services(ctx: &prodready_sdk::Context, namespace: Option<&str>) -> bool {
