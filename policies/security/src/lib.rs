@@ -341,10 +341,16 @@ fn pod_security(object: &Object<'_>, w: &Workload<'_>, cx: &Cx<'_, Settings>, ou
     let enforce_minor = policy.enforce.version.effective();
     let warn_minor = policy.warn.version.effective();
     let tag = |h: &pss::Hit, minor: u32| {
+        let level = h.level();
+        let escape = if level == Level::Baseline {
+            "; a pod that needs it belongs in a namespace labelled pod-security.kubernetes.io/enforce: privileged"
+        } else {
+            ""
+        };
         format!(
-            "{} (Pod Security Standards: {}, v1.{minor})",
+            "{}{escape} (Pod Security Standards: {}, v1.{minor})",
             h.message,
-            h.level().as_str()
+            level.as_str()
         )
     };
     let mut reported: Vec<(&'static str, String)> = Vec::new();

@@ -382,7 +382,7 @@ impl<'w, 'a> Eval<'w, 'a> {
                 self.baseline(
                     &HOST_NAMESPACES,
                     path,
-                    format!("{field}: true shares {what} with the pod; remove it (a pod that needs it belongs in a namespace labelled pod-security.kubernetes.io/enforce: privileged)"),
+                    format!("{field}: true shares {what} with the pod; remove it"),
                 );
             }
         }

@@ -49,19 +49,58 @@ pub fn is_default(object: &Object<'_>) -> bool {
         .is_some_and(|v| v == "rbac-defaults")
 }
 
-/// Groups whose wildcards reach built-in resources (secrets, pods, roles, ...): the core
-/// group, the unsuffixed built-in groups and `*.k8s.io`, except the read-only metrics APIs.
+/// The API groups kube-apiserver itself serves (1.33): a wildcard over their resources reaches
+/// Secrets, Pods, roles, webhooks. Groups merely named `*.k8s.io` but served by CRDs or
+/// aggregated APIs (Gateway API, snapshots, metrics) are not among them.
+pub const BUILTIN_GROUPS: [&str; 24] = [
+    "",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "extensions",
+    "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io",
+    "networking.k8s.io",
+    "node.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "resource.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "storagemigration.k8s.io",
+];
+
 pub fn builtin_group(g: &str) -> bool {
-    if matches!(
-        g,
-        "metrics.k8s.io" | "custom.metrics.k8s.io" | "external.metrics.k8s.io"
-    ) {
-        return false;
-    }
-    matches!(
-        g,
-        "" | "*" | "apps" | "batch" | "extensions" | "policy" | "autoscaling"
-    ) || g.ends_with(".k8s.io")
+    g == "*" || BUILTIN_GROUPS.contains(&g)
+}
+
+/// Resources with verbs beyond create/read/update/delete, which `verbs: ["*"]` grants too:
+/// `bind` and `escalate` on roles, `impersonate` on identities, `approve`/`sign` on signers,
+/// `use` on PodSecurityPolicies.
+const SPECIAL_VERB_RESOURCES: [&str; 9] = [
+    "roles",
+    "clusterroles",
+    "users",
+    "groups",
+    "serviceaccounts",
+    "uids",
+    "userextras",
+    "signers",
+    "podsecuritypolicies",
+];
+
+fn special_verbs(resource: &str) -> bool {
+    let base = resource.split('/').next().unwrap_or(resource);
+    SPECIAL_VERB_RESOURCES.contains(&base)
 }
 
 fn list(v: &Option<Vec<String>>) -> &[String] {
@@ -340,18 +379,28 @@ fn describe(rule: &PolicyRule) -> String {
     )
 }
 
-/// Whether rbac-wildcards reports this rule at error severity (a wildcard reaching built-in
-/// resources, or any wildcard in a role aggregated into others).
+/// Whether rbac-wildcards reports this rule at error severity: `*` in apiGroups; `*` in
+/// resources of a built-in group; `*` in verbs on a resource with special verbs (bind,
+/// escalate, impersonate, approve); any wildcard in a role aggregated into others. Other
+/// wildcards — every verb on named resources, every resource of custom groups, non-resource
+/// URLs — are warnings: they grant little beyond what listing would.
 fn wildcard_error(rule: &PolicyRule, aggregated: bool) -> bool {
-    let wild = has_star(list(&rule.api_groups))
-        || has_star(list(&rule.resources))
-        || has_star(&rule.verbs);
-    wild && (aggregated || rule_reaches_builtin(rule))
-}
-
-fn rule_reaches_builtin(rule: &PolicyRule) -> bool {
     let groups = list(&rule.api_groups);
-    groups.is_empty() || groups.iter().any(|g| builtin_group(g))
+    let resources = list(&rule.resources);
+    if resources.is_empty() {
+        // A non-resource rule (nonResourceURLs): /metrics, /healthz, /version, ...
+        return false;
+    }
+    let star_groups = has_star(groups);
+    let star_resources = has_star(resources);
+    let star_verbs = has_star(&rule.verbs);
+    if !(star_groups || star_resources || star_verbs) {
+        return false;
+    }
+    aggregated
+        || star_groups
+        || (star_resources && groups.iter().any(|g| builtin_group(g)))
+        || (star_verbs && resources.iter().any(|r| special_verbs(r)))
 }
 
 /// rbac-wildcards and rbac-escalation for a Role or ClusterRole.
@@ -403,11 +452,11 @@ fn wildcards(kind: &str, name: &str, i: usize, rule: &PolicyRule, into: &[&str],
         return;
     }
     let path = format!("rules[{i}]");
-    if fields.is_empty() {
+    if list(&rule.resources).is_empty() {
         out.warn(
             &RBAC_WILDCARDS,
             path,
-            format!("{kind} {name} rules[{i}] grants {} with nonResourceURLs \"*\", every non-resource endpoint of the API server; list the URLs it needs (e.g. /metrics)", rule.verbs.join(",")),
+            format!("{kind} {name} rules[{i}] grants {} on nonResourceURLs {} with \"*\": every non-resource endpoint (or verb) of the API server; list the URLs and verbs it needs (e.g. get /metrics)", rule.verbs.join(","), list(&rule.non_resource_urls).join(",")),
         );
         return;
     }
@@ -428,8 +477,12 @@ fn wildcards(kind: &str, name: &str, i: usize, rule: &PolicyRule, into: &[&str],
     if wildcard_error(rule, !into.is_empty()) {
         out.report(&RBAC_WILDCARDS, path, message);
     } else {
-        // Within the named custom groups only (its own CRDs, the metrics APIs).
-        out.warn(&RBAC_WILDCARDS, path, format!("{message} (it is limited to custom API groups, so it cannot reach Secrets or Pods)"));
+        let why = if has_star(list(&rule.resources)) {
+            "it is limited to API groups kube-apiserver does not serve (custom resources, aggregated APIs), so it cannot reach Secrets or Pods"
+        } else {
+            "on these resources every verb is a standard one, so it grants what listing them would, and the verbs added later"
+        };
+        out.warn(&RBAC_WILDCARDS, path, format!("{message} ({why})"));
     }
 }
 
@@ -584,5 +637,7 @@ mod tests {
         assert!(builtin_group("apps"));
         assert!(!builtin_group("monitoring.coreos.com"));
         assert!(!builtin_group("metrics.k8s.io"));
+        assert!(!builtin_group("gateway.networking.k8s.io"));
+        assert!(!builtin_group("snapshot.storage.k8s.io"));
     }
 }

@@ -392,18 +392,13 @@ pub fn image_parts(image: &str) -> (Option<&str>, bool) {
     (last.split_once(':').map(|(_, t)| t), digest)
 }
 
-/// `7`, `v2`, `1.27`, `1.27-alpine`: a major or major.minor version, which moves with each
-/// release under it (a major of at most three digits: `20240101` is a build, not a version).
+/// `7`, `v2`, `16-alpine`: a major version only, which moves with every release under it
+/// (at most three digits: `20240101` is a build, not a version). `1.27` is not counted: many
+/// projects publish `X.Y` as a full release, and official images use it as a moving tag.
 pub fn floating_version(tag: &str) -> bool {
     let version = tag.split('-').next().unwrap_or(tag);
     let version = version.strip_prefix('v').unwrap_or(version);
-    let parts: Vec<&str> = version.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    match parts.as_slice() {
-        [major] => numeric(major) && major.len() <= 3,
-        [major, minor] => numeric(major) && numeric(minor) && major.len() <= 3,
-        _ => false,
-    }
+    !version.is_empty() && version.len() <= 3 && version.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// image-pull-policy: no stale mutable tags, no wasted pulls of digests.
@@ -462,7 +457,8 @@ mod tests {
         assert_eq!(image_parts("app:1.2@sha256:abc"), (Some("1.2"), true));
         assert!(floating_version("7"));
         assert!(floating_version("v2"));
-        assert!(floating_version("1.27-alpine"));
+        assert!(floating_version("16-alpine"));
+        assert!(!floating_version("1.27"));
         assert!(!floating_version("1.27.3"));
         assert!(!floating_version("20240101"));
         assert!(!floating_version("stable"));

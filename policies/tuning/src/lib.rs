@@ -58,7 +58,7 @@ pub const JOB_CLEANUP: Check = Check {
 pub const IMAGE_PULL_POLICY: Check = Check {
     id: "image-pull-policy",
     severity: Severity::Warning,
-    description: "A moving tag (mutableTags, or a major/minor-only version) is not pulled IfNotPresent (set or defaulted), which serves a stale image from the node's cache; a digest is not pulled Always, which only waits on the registry.",
+    description: "A moving tag (mutableTags, or a major-only version such as 7 or v2) is not pulled IfNotPresent (set or defaulted), which serves a stale image from the node's cache; a digest is not pulled Always, which only waits on the registry.",
     remediation: "Pin a full version or a digest with imagePullPolicy: IfNotPresent, or pull a moving tag Always.",
     context: "",
 };

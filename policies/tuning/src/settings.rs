@@ -34,8 +34,8 @@ pub struct Settings {
     /// image-pull-policy: tags that name a moving target (besides `latest`, which ci-cd's
     /// image-tag-pinned reports). Compared case-insensitively.
     pub mutable_tags: Vec<String>,
-    /// image-pull-policy: a tag of only a major or major.minor version (`7`, `v2`, `1.27`,
-    /// `1.27-alpine`) floats to each new release and counts as mutable.
+    /// image-pull-policy: a tag of only a major version (`7`, `v2`, `16-alpine`) floats to
+    /// each new release and counts as mutable.
     pub floating_version_tags: bool,
     /// image-pull-policy: report a mutable tag pulled IfNotPresent (set or defaulted).
     pub flag_mutable_if_not_present: bool,
