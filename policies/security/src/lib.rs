@@ -33,7 +33,6 @@ pub use settings::Settings;
 
 use pss::{Level, Policy};
 
-
 macro_rules! pss_check {
     ($name:ident, $id:literal, $description:literal, $remediation:literal) => {
         pub const $name: Check = Check {
@@ -188,16 +187,25 @@ pub const NETWORK_POLICY_COVERAGE: Check = Check {
 pub const NETWORK_POLICY_TARGETS: Check = Check {
     id: "network-policy-targets",
     severity: Severity::Warning,
-    description: "A NetworkPolicy's podSelector selects some pod template of its namespace (a podSelector of {} always passes).",
+    description: "A NetworkPolicy's podSelector selects some pod template of its namespace, or the pods a Service of the namespace routes to (operator-created pods); a podSelector of {} always passes.",
     remediation: "Fix spec.podSelector to match the labels of the pods the policy is meant for.",
-    context: "Reads the workloads (Pods and controllers' pod templates) of the policy's namespace; skipped without context or when the set, or the cluster at admission, has no workload in that namespace.",
+    context: "Reads the workloads (Pods and controllers' pod templates) and the Services (their selectors) of the policy's namespace, from the set or, at admission, the cluster; skipped without context or when there is no workload in that namespace.",
 };
 
-pub const RBAC_ROLE: Resource = Resource::namespaced(rbac::RBAC_GROUP, &["v1", "v1beta1"], "Role", "roles");
-pub const RBAC_CLUSTER_ROLE: Resource =
-    Resource::cluster(rbac::RBAC_GROUP, &["v1", "v1beta1"], "ClusterRole", "clusterroles");
-pub const RBAC_ROLE_BINDING: Resource =
-    Resource::namespaced(rbac::RBAC_GROUP, &["v1", "v1beta1"], "RoleBinding", "rolebindings");
+pub const RBAC_ROLE: Resource =
+    Resource::namespaced(rbac::RBAC_GROUP, &["v1", "v1beta1"], "Role", "roles");
+pub const RBAC_CLUSTER_ROLE: Resource = Resource::cluster(
+    rbac::RBAC_GROUP,
+    &["v1", "v1beta1"],
+    "ClusterRole",
+    "clusterroles",
+);
+pub const RBAC_ROLE_BINDING: Resource = Resource::namespaced(
+    rbac::RBAC_GROUP,
+    &["v1", "v1beta1"],
+    "RoleBinding",
+    "rolebindings",
+);
 pub const RBAC_CLUSTER_ROLE_BINDING: Resource = Resource::cluster(
     rbac::RBAC_GROUP,
     &["v1", "v1beta1"],
@@ -208,6 +216,7 @@ pub const NETWORK_POLICY: Resource =
     Resource::namespaced(netpol::GROUP, &["v1"], netpol::KIND, "networkpolicies");
 pub const SERVICE_ACCOUNT: Resource =
     Resource::namespaced("", &["v1"], "ServiceAccount", "serviceaccounts");
+pub const SERVICE: Resource = Resource::namespaced("", &["v1"], "Service", "services");
 pub const NAMESPACE: Resource = Resource::cluster("", &["v1"], "Namespace", "namespaces");
 
 const RESOURCES: &[Resource] = &[
@@ -230,6 +239,7 @@ const CONTEXT: &[ContextResource] = &[
     ContextResource::new(NETWORK_POLICY, &["spec"]),
     ContextResource::new(NAMESPACE, &[]),
     ContextResource::new(SERVICE_ACCOUNT, &["automountServiceAccountToken"]),
+    ContextResource::new(SERVICE, &["spec"]),
     ContextResource::new(RBAC_ROLE_BINDING, &["roleRef", "subjects"]),
     ContextResource::new(RBAC_CLUSTER_ROLE_BINDING, &["roleRef", "subjects"]),
     ContextResource::new(POD, &["spec"]),
@@ -359,7 +369,10 @@ fn pod_security(object: &Object<'_>, w: &Workload<'_>, cx: &Cx<'_, Settings>, ou
     } else {
         pss::evaluate(w, s, enforce_minor)
     };
-    for h in enforce_hits.iter().filter(|h| h.fails(policy.enforce.level)) {
+    for h in enforce_hits
+        .iter()
+        .filter(|h| h.fails(policy.enforce.level))
+    {
         reported.push((h.check.id, h.path.clone()));
         out.report(h.check, h.path.clone(), tag(h, enforce_minor));
     }
@@ -372,7 +385,10 @@ fn pod_security(object: &Object<'_>, w: &Workload<'_>, cx: &Cx<'_, Settings>, ou
         pss::evaluate(w, s, warn_minor)
     };
     for h in warn_hits.iter().filter(|h| h.fails(policy.warn.level)) {
-        if reported.iter().any(|(id, p)| *id == h.check.id && *p == h.path) {
+        if reported
+            .iter()
+            .any(|(id, p)| *id == h.check.id && *p == h.path)
+        {
             continue;
         }
         out.warn(h.check, h.path.clone(), tag(h, warn_minor));
@@ -409,7 +425,18 @@ mod tests {
         assert_eq!(m["number"], 12);
         assert_eq!(m["checks"].as_array().unwrap().len(), 22);
         let props = m["settingsSchema"]["properties"].as_object().unwrap();
-        for key in ["enforce", "warn", "version", "namespaceLabels", "exemptNamespaces", "allowedHostPaths", "allowedSubjects", "requireEgress", "audit", "severity"] {
+        for key in [
+            "enforce",
+            "warn",
+            "version",
+            "namespaceLabels",
+            "exemptNamespaces",
+            "allowedHostPaths",
+            "allowedSubjects",
+            "requireEgress",
+            "audit",
+            "severity",
+        ] {
             assert!(props.contains_key(key), "schema lacks {key}");
         }
     }
@@ -427,9 +454,17 @@ mod tests {
         assert_eq!(v.violations[1].severity, prodready_sdk::Severity::Warning);
         assert!(!v.allowed);
         // enforce restricted: both errors; enforce privileged + warn baseline: one warning.
-        let v = testing::evaluate::<Security>(&pod(spec.clone()), &json!({"enforce": "restricted"}));
-        assert!(v.violations.iter().all(|x| x.severity == prodready_sdk::Severity::Error));
-        let v = testing::evaluate::<Security>(&pod(spec), &json!({"enforce": "privileged", "warn": "baseline"}));
+        let v =
+            testing::evaluate::<Security>(&pod(spec.clone()), &json!({"enforce": "restricted"}));
+        assert!(
+            v.violations
+                .iter()
+                .all(|x| x.severity == prodready_sdk::Severity::Error)
+        );
+        let v = testing::evaluate::<Security>(
+            &pod(spec),
+            &json!({"enforce": "privileged", "warn": "baseline"}),
+        );
         assert_eq!(ids(&v), ["host-namespaces"]);
         assert!(v.allowed);
     }
@@ -444,29 +479,43 @@ mod tests {
         // Enforce privileged; warn stays restricted (the default), so it is a warning.
         assert_eq!(ids(&v), ["host-namespaces"]);
         assert!(v.allowed);
-        let v = testing::evaluate::<Security>(&pod(spec.clone()), &json!({"exemptNamespaces": ["shop"]}));
+        let v = testing::evaluate::<Security>(
+            &pod(spec.clone()),
+            &json!({"exemptNamespaces": ["shop"]}),
+        );
         assert_eq!(ids(&v), Vec::<&str>::new());
         spec["runtimeClassName"] = json!("kata");
-        let v = testing::evaluate::<Security>(&pod(spec), &json!({"exemptRuntimeClasses": ["kata"]}));
+        let v =
+            testing::evaluate::<Security>(&pod(spec), &json!({"exemptRuntimeClasses": ["kata"]}));
         assert_eq!(ids(&v), Vec::<&str>::new());
     }
 
     #[test]
     fn network_policy_checks_are_skipped_without_context() {
         let v = testing::evaluate::<Security>(&pod(hardened()), &Value::Null);
-        assert!(v.skipped_checks.iter().any(|s| s.check == "network-policy-coverage"));
+        assert!(
+            v.skipped_checks
+                .iter()
+                .any(|s| s.check == "network-policy-coverage")
+        );
         let np = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "web", "namespace": "shop"},
             "spec": {"podSelector": {"matchLabels": {"app": "web"}}}});
         let v = testing::evaluate::<Security>(&np, &Value::Null);
-        assert!(v.skipped_checks.iter().any(|s| s.check == "network-policy-targets"));
+        assert!(
+            v.skipped_checks
+                .iter()
+                .any(|s| s.check == "network-policy-targets")
+        );
         assert!(v.allowed);
     }
 
     #[test]
     fn service_account_token_reads_the_service_account() {
         let mut spec = hardened();
-        spec.as_object_mut().unwrap().remove("automountServiceAccountToken");
+        spec.as_object_mut()
+            .unwrap()
+            .remove("automountServiceAccountToken");
         let v = testing::evaluate::<Security>(&pod(spec.clone()), &Value::Null);
         assert_eq!(ids(&v), ["service-account-token"]);
         let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -487,26 +536,39 @@ mod tests {
 
     #[test]
     fn rbac_wildcards_and_escalation_report_one_cause_once() {
-        let star = role("ClusterRole", json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]));
+        let star = role(
+            "ClusterRole",
+            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]),
+        );
         let v = testing::evaluate::<Security>(&star, &Value::Null);
         assert_eq!(ids(&v), ["rbac-wildcards"]);
         // With rbac-wildcards off, the powers the wildcard grants are escalation's.
-        let v = testing::evaluate::<Security>(&star, &json!({"severity": {"rbac-wildcards": "off"}}));
+        let v =
+            testing::evaluate::<Security>(&star, &json!({"severity": {"rbac-wildcards": "off"}}));
         assert_eq!(ids(&v), ["rbac-escalation"]);
         // Custom groups only: a warning.
-        let own = role("ClusterRole", json!([{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["*"]}]));
+        let own = role(
+            "ClusterRole",
+            json!([{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["*"]}]),
+        );
         let v = testing::evaluate::<Security>(&own, &Value::Null);
         assert_eq!(ids(&v), ["rbac-wildcards"]);
         assert!(v.allowed);
         // Aggregated roles: rules are the controller's; an empty selector is everything.
         let agg = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
             "metadata": {"name": "agg"}, "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"x": "y"}}]}, "rules": []});
-        assert_eq!(ids(&testing::evaluate::<Security>(&agg, &Value::Null)), Vec::<&str>::new());
+        assert_eq!(
+            ids(&testing::evaluate::<Security>(&agg, &Value::Null)),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
     fn rbac_escalation_allowlists_bound_subjects() {
-        let r = role("ClusterRole", json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]}]));
+        let r = role(
+            "ClusterRole",
+            json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]}]),
+        );
         let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
             "metadata": {"name": "b"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "r"},
             "subjects": [{"kind": "ServiceAccount", "name": "ctl", "namespace": "ops"}]});

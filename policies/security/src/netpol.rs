@@ -6,10 +6,11 @@
 //! isolated for ingress: only what some selecting policy allows gets in — so a namespace
 //! default-deny (`podSelector: {}`, `policyTypes: [Ingress]`, no rules) covers every pod.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use prodready_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use prodready_sdk::{ContextObject, Cx, Findings, Object, Selector, Workload, selectors};
+use prodready_sdk::selector::Requirement;
+use prodready_sdk::{Context, ContextObject, Cx, Findings, Object, Selector, Workload, selectors};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -58,7 +59,10 @@ fn context_directions(o: &ContextObject) -> (bool, bool) {
 pub fn coverage(object: &Object<'_>, w: &Workload<'_>, cx: &Cx<'_, Settings>, out: &mut Findings) {
     let check = &NETWORK_POLICY_COVERAGE;
     if !cx.has_context() {
-        out.skip(check, "no context: the NetworkPolicies of the namespace are not known".into());
+        out.skip(
+            check,
+            "no context: the NetworkPolicies of the namespace are not known".into(),
+        );
         return;
     }
     if w.spec.host_network == Some(true) {
@@ -105,24 +109,90 @@ pub fn coverage(object: &Object<'_>, w: &Workload<'_>, cx: &Cx<'_, Settings>, ou
     }
 }
 
+/// The Services of the context, indexed by namespace and each `key=value` of their selector,
+/// built once: what [`service_routes_to`] looks up.
+#[derive(Default)]
+struct ServiceSelectors {
+    /// (namespace, key, value) → selectors (as label sets) containing that pair.
+    by_pair: HashMap<(Option<String>, String, String), Vec<usize>>,
+    /// Per namespace, every selector (for selectors with no `key=value` requirement).
+    by_namespace: HashMap<Option<String>, Vec<usize>>,
+    selectors: Vec<BTreeMap<String, String>>,
+}
+
+impl ServiceSelectors {
+    fn build(c: &Context) -> ServiceSelectors {
+        let mut index = ServiceSelectors::default();
+        for o in c.of_kind("", "Service") {
+            let Some(sel) = o
+                .get::<prodready_sdk::k8s::Service>()
+                .and_then(|s| s.spec.as_ref()?.selector.clone())
+                .filter(|m| !m.is_empty())
+            else {
+                continue;
+            };
+            let i = index.selectors.len();
+            let ns = o.namespace().map(str::to_string);
+            for (k, v) in &sel {
+                index
+                    .by_pair
+                    .entry((ns.clone(), k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+            }
+            index.by_namespace.entry(ns).or_default().push(i);
+            index.selectors.push(sel);
+        }
+        index
+    }
+}
+
+/// Whether a Service of the namespace routes to pods the policy selects: its selector, read as
+/// the labels of the pods it routes to, meets the policy's podSelector. Operators create pods
+/// from custom resources (a Prometheus, an Alertmanager) with no pod template in the set, and
+/// ship a Service for them: the policy is for those pods.
+fn service_routes_to(cx: &Cx<'_, Settings>, ns: Option<&str>, selector: &Selector) -> bool {
+    let index = cx.context.memo(ServiceSelectors::build);
+    let ns = ns.map(str::to_string);
+    let candidates = selector.requirements().iter().find_map(|r| match r {
+        Requirement::Equals(k, v) => Some(
+            index
+                .by_pair
+                .get(&(ns.clone(), k.clone(), v.clone()))
+                .map_or(&[][..], Vec::as_slice),
+        ),
+        _ => None,
+    });
+    let candidates =
+        candidates.unwrap_or_else(|| index.by_namespace.get(&ns).map_or(&[][..], Vec::as_slice));
+    candidates
+        .iter()
+        .filter_map(|i| index.selectors.get(*i))
+        .any(|labels| selector.matches(labels))
+}
+
 /// Namespaces with at least one workload in the context.
 struct WorkloadNamespaces(HashSet<Option<String>>);
 
 /// network-policy-targets for a NetworkPolicy.
-pub fn targets(object: &Object<'_>, cx: &Cx<'_, Settings>, out: &mut Findings) -> Result<(), String> {
+pub fn targets(
+    object: &Object<'_>,
+    cx: &Cx<'_, Settings>,
+    out: &mut Findings,
+) -> Result<(), String> {
     let check = &NETWORK_POLICY_TARGETS;
     let doc: PolicyDoc = object.parse()?;
-    let selector = Selector::from_label_selector(
-        doc.spec
-            .as_ref()
-            .and_then(|s| s.pod_selector.as_ref()),
-    );
+    let selector =
+        Selector::from_label_selector(doc.spec.as_ref().and_then(|s| s.pod_selector.as_ref()));
     // `{}` is a namespace-wide policy: it applies to pods created later too.
     if selector.is_everything() {
         return Ok(());
     }
     if !cx.has_context() {
-        out.skip(check, "no context: the workloads of the namespace are not known".into());
+        out.skip(
+            check,
+            "no context: the workloads of the namespace are not known".into(),
+        );
         return Ok(());
     }
     let ns = object.namespace();
@@ -136,10 +206,18 @@ pub fn targets(object: &Object<'_>, cx: &Cx<'_, Settings>, out: &mut Findings) -
         )
     });
     if !spaces.0.contains(&ns.map(str::to_string)) {
-        out.skip(check, format!("no workload of namespace {} is in the set", ns.unwrap_or("default")));
+        out.skip(
+            check,
+            format!(
+                "no workload of namespace {} is in the set",
+                ns.unwrap_or("default")
+            ),
+        );
         return Ok(());
     }
-    if cx.context.workloads_selected_by(ns, &selector).is_empty() {
+    if cx.context.workloads_selected_by(ns, &selector).is_empty()
+        && !service_routes_to(cx, ns, &selector)
+    {
         out.report(
             check,
             "spec.podSelector".to_string(),
@@ -160,10 +238,25 @@ mod tests {
 
     #[test]
     fn policy_types_default_as_the_api_does() {
-        assert_eq!(directions(Some(&spec(json!({"podSelector": {}})))), (true, false));
-        assert_eq!(directions(Some(&spec(json!({"egress": [{}]})))), (true, true));
-        assert_eq!(directions(Some(&spec(json!({"egress": []})))), (true, false));
-        assert_eq!(directions(Some(&spec(json!({"policyTypes": ["Egress"]})))), (false, true));
-        assert_eq!(directions(Some(&spec(json!({"policyTypes": ["Ingress", "Egress"]})))), (true, true));
+        assert_eq!(
+            directions(Some(&spec(json!({"podSelector": {}})))),
+            (true, false)
+        );
+        assert_eq!(
+            directions(Some(&spec(json!({"egress": [{}]})))),
+            (true, true)
+        );
+        assert_eq!(
+            directions(Some(&spec(json!({"egress": []})))),
+            (true, false)
+        );
+        assert_eq!(
+            directions(Some(&spec(json!({"policyTypes": ["Egress"]})))),
+            (false, true)
+        );
+        assert_eq!(
+            directions(Some(&spec(json!({"policyTypes": ["Ingress", "Egress"]})))),
+            (true, true)
+        );
     }
 }

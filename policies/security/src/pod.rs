@@ -10,7 +10,11 @@ use crate::{READ_ONLY_ROOT_FS, SERVICE_ACCOUNT_TOKEN};
 /// read-only-root-fs: every init and app container (ephemeral debug containers are added by
 /// hand, not by manifests). Not for Windows pods, where the field cannot be set.
 pub fn read_only_root_fs(w: &Workload<'_>, out: &mut Findings) {
-    if w.spec.os.get_at(|| w.path("os")).is_some_and(|os| os.name == "windows") {
+    if w.spec
+        .os
+        .get_at(|| w.path("os"))
+        .is_some_and(|os| os.name == "windows")
+    {
         return;
     }
     for c in w.all_containers() {

@@ -269,7 +269,9 @@ pub const PSS_SYSCTLS: [(&str, u32); 12] = [
 
 /// Whether baseline at policy version `minor` allows the sysctl (exact name, no `/`→`.`).
 pub fn sysctl_allowed(name: &str, minor: u32) -> bool {
-    PSS_SYSCTLS.iter().any(|(n, since)| *n == name && minor >= *since)
+    PSS_SYSCTLS
+        .iter()
+        .any(|(n, since)| *n == name && minor >= *since)
 }
 
 /// Volume sources restricted allows (`restrictedVolumes`); hostPath is host-path's.
@@ -306,8 +308,10 @@ fn valid_apparmor_annotation(v: &str) -> bool {
 }
 
 fn selinux_type_allowed(t: &str, minor: u32) -> bool {
-    matches!(t, "" | "container_t" | "container_init_t" | "container_kvm_t")
-        || (minor >= 31 && t == "container_engine_t")
+    matches!(
+        t,
+        "" | "container_t" | "container_init_t" | "container_kvm_t"
+    ) || (minor >= 31 && t == "container_engine_t")
 }
 
 fn quote_list(items: &[&str]) -> String {
@@ -373,9 +377,21 @@ impl<'w, 'a> Eval<'w, 'a> {
     fn host_namespaces(&mut self) {
         let spec = &self.w.spec;
         for (field, set, what) in [
-            ("hostNetwork", spec.host_network, "the node's network namespace (every port and interface of the node)"),
-            ("hostPID", spec.host_pid, "the node's process namespace (every process of the node, and their environments)"),
-            ("hostIPC", spec.host_ipc, "the node's IPC namespace (shared memory of every process)"),
+            (
+                "hostNetwork",
+                spec.host_network,
+                "the node's network namespace (every port and interface of the node)",
+            ),
+            (
+                "hostPID",
+                spec.host_pid,
+                "the node's process namespace (every process of the node, and their environments)",
+            ),
+            (
+                "hostIPC",
+                spec.host_ipc,
+                "the node's IPC namespace (shared memory of every process)",
+            ),
         ] {
             if set == Some(true) {
                 let path = self.w.path(field);
@@ -473,8 +489,7 @@ impl<'w, 'a> Eval<'w, 'a> {
             if !v.has_source("hostPath") {
                 continue;
             }
-            let source: Option<core::HostPathVolumeSource> =
-                v.source("hostPath", || path.clone());
+            let source: Option<core::HostPathVolumeSource> = v.source("hostPath", || path.clone());
             let host = source.as_ref().map_or("", |h| h.path.as_str());
             if self.s.host_path_allowed(host) {
                 continue;
@@ -549,7 +564,11 @@ impl<'w, 'a> Eval<'w, 'a> {
         let minor = self.minor;
         let problems = |o: &core::SELinuxOptions| -> Vec<String> {
             let mut p = Vec::new();
-            if let Some(t) = o.type_.as_deref().filter(|t| !selinux_type_allowed(t, minor)) {
+            if let Some(t) = o
+                .type_
+                .as_deref()
+                .filter(|t| !selinux_type_allowed(t, minor))
+            {
                 p.push(format!("type \"{t}\""));
             }
             if o.user.as_deref().is_some_and(|u| !u.is_empty()) {
@@ -833,7 +852,11 @@ impl<'w, 'a> Eval<'w, 'a> {
                 .security_context()
                 .and_then(|sc| sc.allow_privilege_escalation);
             if v != Some(false) {
-                let how = if v == Some(true) { "sets it to true" } else { "leaves it unset (true)" };
+                let how = if v == Some(true) {
+                    "sets it to true"
+                } else {
+                    "leaves it unset (true)"
+                };
                 self.restricted(
                     &PRIVILEGE_ESCALATION,
                     c.field("securityContext.allowPrivilegeEscalation"),
@@ -895,7 +918,8 @@ impl<'w, 'a> Eval<'w, 'a> {
             self.restricted(
                 &RUN_AS_NON_ROOT,
                 path,
-                "the pod sets securityContext.runAsUser: 0 (root); use a non-zero user id".to_string(),
+                "the pod sets securityContext.runAsUser: 0 (root); use a non-zero user id"
+                    .to_string(),
             );
         }
         for c in self.containers() {
@@ -1029,26 +1053,41 @@ mod tests {
     #[test]
     fn a_bare_pod_fails_restricted_only_and_by_version() {
         let bare = json!({"containers": [{"name": "app", "image": "app:1"}]});
-        let ids = |minor| -> Vec<&str> { summary(bare.clone(), minor).iter().map(|h| h.0).collect() };
-        assert_eq!(ids(36), ["capabilities", "seccomp", "privilege-escalation", "run-as-non-root"]);
+        let ids =
+            |minor| -> Vec<&str> { summary(bare.clone(), minor).iter().map(|h| h.0).collect() };
+        assert_eq!(
+            ids(36),
+            [
+                "capabilities",
+                "seccomp",
+                "privilege-escalation",
+                "run-as-non-root"
+            ]
+        );
         assert!(summary(bare.clone(), 36).iter().all(|h| !h.1 && h.2));
         // Before v1.22 there is no drop-ALL rule, before v1.19 no seccomp rule, before v1.8
         // no allowPrivilegeEscalation rule.
-        assert_eq!(ids(21), ["seccomp", "privilege-escalation", "run-as-non-root"]);
+        assert_eq!(
+            ids(21),
+            ["seccomp", "privilege-escalation", "run-as-non-root"]
+        );
         assert_eq!(ids(18), ["privilege-escalation", "run-as-non-root"]);
         assert_eq!(ids(7), ["run-as-non-root"]);
     }
 
     #[test]
     fn capabilities_are_exact_strings() {
-        let spec = |add: Value, drop: Value| {
-            json!({"containers": [{"name": "a", "securityContext": {"capabilities": {"add": add, "drop": drop}}}]})
-        };
+        let spec = |add: Value, drop: Value| json!({"containers": [{"name": "a", "securityContext": {"capabilities": {"add": add, "drop": drop}}}]});
         // Lowercase "all" does not drop everything; CAP_ prefix is not a default capability.
         let s = summary(spec(json!(["CHOWN"]), json!(["all"])), 33);
         assert!(s.contains(&("capabilities", false, true)));
         let s = summary(spec(json!(["CAP_CHOWN"]), json!(["ALL"])), 33);
-        assert_eq!(s.iter().filter(|h| h.0 == "capabilities").collect::<Vec<_>>(), [&("capabilities", true, true)]);
+        assert_eq!(
+            s.iter()
+                .filter(|h| h.0 == "capabilities")
+                .collect::<Vec<_>>(),
+            [&("capabilities", true, true)]
+        );
         let s = summary(spec(json!(["NET_BIND_SERVICE"]), json!(["ALL"])), 33);
         assert!(s.iter().all(|h| h.0 != "capabilities"));
         // SYS_ADMIN: one baseline hit, not a second restricted one for the same add.
@@ -1088,7 +1127,11 @@ mod tests {
             "spec": annotated}));
         let h = evaluate(&w, &Settings::default(), 18);
         assert!(h.iter().any(|h| h.check.id == "seccomp" && h.baseline));
-        assert!(evaluate(&w, &Settings::default(), 19).iter().all(|h| !h.baseline));
+        assert!(
+            evaluate(&w, &Settings::default(), 19)
+                .iter()
+                .all(|h| !h.baseline)
+        );
         // A container-level profile covers the container; the pod level covers the rest.
         let mixed = json!({"securityContext": {"runAsNonRoot": true},
             "containers": [
@@ -1096,17 +1139,28 @@ mod tests {
                 {"name": "b", "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]});
         let h = hits(mixed, 33);
         assert_eq!(h.len(), 1);
-        assert!(h[0].path.ends_with("containers[1].securityContext.seccompProfile"), "{}", h[0].path);
+        assert!(
+            h[0].path
+                .ends_with("containers[1].securityContext.seccompProfile"),
+            "{}",
+            h[0].path
+        );
     }
 
     #[test]
     fn run_as_user_zero_from_1_23_and_user_namespaces_from_1_35() {
         let mut spec = restricted_pod();
         spec["securityContext"]["runAsUser"] = json!(0);
-        assert_eq!(summary(spec.clone(), 23), [("run-as-non-root", false, true)]);
+        assert_eq!(
+            summary(spec.clone(), 23),
+            [("run-as-non-root", false, true)]
+        );
         assert_eq!(summary(spec.clone(), 22), []);
         spec["hostUsers"] = json!(false);
-        assert_eq!(summary(spec.clone(), 34), [("run-as-non-root", false, true)]);
+        assert_eq!(
+            summary(spec.clone(), 34),
+            [("run-as-non-root", false, true)]
+        );
         assert_eq!(summary(spec, 35), []);
     }
 
@@ -1128,10 +1182,23 @@ mod tests {
             s
         };
         assert_eq!(summary(spec("net.ipv4.tcp_rmem"), 32), []);
-        assert_eq!(summary(spec("net.ipv4.tcp_rmem"), 31), [("sysctls-pss", true, true)]);
-        assert_eq!(summary(spec("net/ipv4/tcp_syncookies"), 33), [("sysctls-pss", true, true)]);
-        assert_eq!(summary(spec("net.core.somaxconn"), 33), [("sysctls-pss", true, true)]);
-        assert!(hits(spec("vm.max_map_count"), 33)[0].message.contains("not namespaced"));
+        assert_eq!(
+            summary(spec("net.ipv4.tcp_rmem"), 31),
+            [("sysctls-pss", true, true)]
+        );
+        assert_eq!(
+            summary(spec("net/ipv4/tcp_syncookies"), 33),
+            [("sysctls-pss", true, true)]
+        );
+        assert_eq!(
+            summary(spec("net.core.somaxconn"), 33),
+            [("sysctls-pss", true, true)]
+        );
+        assert!(
+            hits(spec("vm.max_map_count"), 33)[0]
+                .message
+                .contains("not namespaced")
+        );
     }
 
     #[test]
@@ -1142,7 +1209,10 @@ mod tests {
             s
         };
         assert_eq!(summary(spec("container_engine_t"), 31), []);
-        assert_eq!(summary(spec("container_engine_t"), 30), [("selinux", true, true)]);
+        assert_eq!(
+            summary(spec("container_engine_t"), 30),
+            [("selinux", true, true)]
+        );
         assert_eq!(summary(spec("spc_t"), 33), [("selinux", true, true)]);
         let mut user = restricted_pod();
         user["containers"][0]["securityContext"]["seLinuxOptions"] = json!({"user": "system_u"});
@@ -1156,14 +1226,19 @@ mod tests {
             {"name": "a", "emptyDir": {}}, {"name": "b"}, {"name": "c", "image": {"reference": "x:1"}},
             {"name": "d", "nfs": {"server": "n", "path": "/"}},
             {"name": "e", "hostPath": {"path": "/var/log"}}]);
-        assert_eq!(summary(spec, 33), [("host-path", true, true), ("volume-types", false, true)]);
+        assert_eq!(
+            summary(spec, 33),
+            [("host-path", true, true), ("volume-types", false, true)]
+        );
     }
 
     #[test]
     fn probe_hosts_from_1_34() {
         let mut spec = restricted_pod();
-        spec["containers"][0]["readinessProbe"] = json!({"httpGet": {"host": "10.0.0.1", "port": 80}});
-        spec["containers"][0]["lifecycle"] = json!({"preStop": {"tcpSocket": {"host": "", "port": 80}}});
+        spec["containers"][0]["readinessProbe"] =
+            json!({"httpGet": {"host": "10.0.0.1", "port": 80}});
+        spec["containers"][0]["lifecycle"] =
+            json!({"preStop": {"tcpSocket": {"host": "", "port": 80}}});
         assert_eq!(summary(spec.clone(), 33), []);
         assert_eq!(summary(spec, 34), [("host-probes", true, true)]);
     }
@@ -1180,25 +1255,38 @@ mod tests {
             "spec": restricted_pod()}));
         let h = evaluate(&w, &Settings::default(), 33);
         assert_eq!(h.len(), 1);
-        assert_eq!(h[0].path, "metadata.annotations[\"container.apparmor.security.beta.kubernetes.io/any\"]");
+        assert_eq!(
+            h[0].path,
+            "metadata.annotations[\"container.apparmor.security.beta.kubernetes.io/any\"]"
+        );
     }
 
     #[test]
     fn namespace_labels_resolve_as_pod_security_admission_does() {
         let base = Policy::of(&Settings::default());
         let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let p = base.with_labels(&labels(&[(ENFORCE_LABEL, "privileged")]));
         assert_eq!(p.enforce.level, Level::Privileged);
         assert_eq!(p.warn.level, Level::Restricted);
         // An explicit stricter enforce level raises warn too, with its version.
         let p = Policy::of(&serde_json::from_value(json!({"warn": "baseline"})).unwrap())
-            .with_labels(&labels(&[(ENFORCE_LABEL, "restricted"), (ENFORCE_VERSION_LABEL, "v1.30")]));
+            .with_labels(&labels(&[
+                (ENFORCE_LABEL, "restricted"),
+                (ENFORCE_VERSION_LABEL, "v1.30"),
+            ]));
         assert_eq!(p.warn.level, Level::Restricted);
         assert_eq!(p.warn.version, PssVersion::Minor(30));
         // Invalid values: enforce restricted, warn privileged, versions latest.
-        let p = base.with_labels(&labels(&[(ENFORCE_LABEL, "Baseline"), (WARN_LABEL, "x"), (ENFORCE_VERSION_LABEL, "1.30")]));
+        let p = base.with_labels(&labels(&[
+            (ENFORCE_LABEL, "Baseline"),
+            (WARN_LABEL, "x"),
+            (ENFORCE_VERSION_LABEL, "1.30"),
+        ]));
         assert_eq!(p.enforce.level, Level::Restricted);
         assert_eq!(p.warn.level, Level::Privileged);
         assert_eq!(p.enforce.version, PssVersion::Latest);
@@ -1208,11 +1296,17 @@ mod tests {
     fn versions() {
         assert_eq!(PssVersion::parse("latest"), Some(PssVersion::Latest));
         assert_eq!(PssVersion::parse("v1.0"), Some(PssVersion::Minor(0)));
-        assert_eq!(PssVersion::parse("v1.99").map(PssVersion::effective), Some(NEWEST_MINOR));
+        assert_eq!(
+            PssVersion::parse("v1.99").map(PssVersion::effective),
+            Some(NEWEST_MINOR)
+        );
         for bad in ["v1.", "v1.01", "1.2", "v1.2.3", "v1.x", "v1.99999999999"] {
             assert_eq!(PssVersion::parse(bad), None, "{bad}");
         }
-        assert_eq!(slash_to_dots("net/ipv4/conf/eno2.100/rp_filter"), "net.ipv4.conf.eno2/100.rp_filter");
+        assert_eq!(
+            slash_to_dots("net/ipv4/conf/eno2.100/rp_filter"),
+            "net.ipv4.conf.eno2/100.rp_filter"
+        );
         assert!(is_namespaced("kernel.sem"));
         assert!(!is_namespaced("kernel.semx"));
         assert!(!is_namespaced("vm.swappiness"));

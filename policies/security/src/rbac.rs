@@ -362,7 +362,13 @@ fn aggregated_into<'o>(object: &'o Object<'_>) -> Vec<&'o str> {
 fn describe(rule: &PolicyRule) -> String {
     let groups: Vec<String> = list(&rule.api_groups)
         .iter()
-        .map(|g| if g.is_empty() { "\"\"".to_string() } else { g.clone() })
+        .map(|g| {
+            if g.is_empty() {
+                "\"\"".to_string()
+            } else {
+                g.clone()
+            }
+        })
         .collect();
     if rule.resources.is_none() && rule.non_resource_urls.is_some() {
         return format!(
@@ -404,7 +410,11 @@ fn wildcard_error(rule: &PolicyRule, aggregated: bool) -> bool {
 }
 
 /// rbac-wildcards and rbac-escalation for a Role or ClusterRole.
-pub fn check_role(object: &Object<'_>, cx: &Cx<'_, Settings>, out: &mut Findings) -> Result<(), String> {
+pub fn check_role(
+    object: &Object<'_>,
+    cx: &Cx<'_, Settings>,
+    out: &mut Findings,
+) -> Result<(), String> {
     if is_default(object) {
         return Ok(());
     }
@@ -436,7 +446,14 @@ pub fn check_role(object: &Object<'_>, cx: &Cx<'_, Settings>, out: &mut Findings
     Ok(())
 }
 
-fn wildcards(kind: &str, name: &str, i: usize, rule: &PolicyRule, into: &[&str], out: &mut Findings) {
+fn wildcards(
+    kind: &str,
+    name: &str,
+    i: usize,
+    rule: &PolicyRule,
+    into: &[&str],
+    out: &mut Findings,
+) {
     let mut fields = Vec::new();
     if has_star(list(&rule.api_groups)) {
         fields.push("apiGroups");
@@ -575,7 +592,9 @@ pub fn check_binding(object: &Object<'_>, out: &mut Findings) -> Result<(), Stri
     {
         let scope = match object.namespace() {
             Some(ns) if kind == "RoleBinding" => {
-                format!("every permission in namespace {ns}, the Namespace object, its Roles and RoleBindings included")
+                format!(
+                    "every permission in namespace {ns}, the Namespace object, its Roles and RoleBindings included"
+                )
             }
             _ => "every permission on every resource of the cluster".to_string(),
         };
@@ -587,8 +606,14 @@ pub fn check_binding(object: &Object<'_>, out: &mut Findings) -> Result<(), Stri
     }
     for (j, s) in b.subjects.iter().flatten().enumerate() {
         let why = match (s.kind.as_str(), s.name.as_str()) {
-            ("Group", "system:masters") => "members of system:masters bypass RBAC altogether, so binding it grants nothing and suggests someone relies on it; remove the subject",
-            ("Group", "system:unauthenticated") | ("User", "system:anonymous") | ("Group", "system:anonymous") => "that is everyone who can reach the API server without credentials; remove the subject",
+            ("Group", "system:masters") => {
+                "members of system:masters bypass RBAC altogether, so binding it grants nothing and suggests someone relies on it; remove the subject"
+            }
+            ("Group", "system:unauthenticated")
+            | ("User", "system:anonymous")
+            | ("Group", "system:anonymous") => {
+                "that is everyone who can reach the API server without credentials; remove the subject"
+            }
             _ => continue,
         };
         out.report(
@@ -612,9 +637,18 @@ mod tests {
     #[test]
     fn resource_matching_as_rbac_does() {
         let r = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(match_resource(&r(&["pods/exec"]), "pods/exec"), Some(Match::Named));
-        assert_eq!(match_resource(&r(&["*/exec"]), "pods/exec"), Some(Match::Named));
-        assert_eq!(match_resource(&r(&["*"]), "pods/exec"), Some(Match::Wildcard));
+        assert_eq!(
+            match_resource(&r(&["pods/exec"]), "pods/exec"),
+            Some(Match::Named)
+        );
+        assert_eq!(
+            match_resource(&r(&["*/exec"]), "pods/exec"),
+            Some(Match::Named)
+        );
+        assert_eq!(
+            match_resource(&r(&["*"]), "pods/exec"),
+            Some(Match::Wildcard)
+        );
         assert_eq!(match_resource(&r(&["pods"]), "pods/exec"), None);
         assert_eq!(match_resource(&r(&["pods/*"]), "pods/exec"), None);
     }
@@ -622,12 +656,32 @@ mod tests {
     #[test]
     fn powers_through_names_and_wildcards() {
         let p = POWERS.iter().find(|p| p.resources == ["secrets"]).unwrap();
-        let g = granted(&rule(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]})), p).unwrap();
+        let g = granted(
+            &rule(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]})),
+            p,
+        )
+        .unwrap();
         assert!(!g.only_wildcard);
-        let g = granted(&rule(json!({"apiGroups": [""], "resources": ["*"], "verbs": ["get"]})), p).unwrap();
+        let g = granted(
+            &rule(json!({"apiGroups": [""], "resources": ["*"], "verbs": ["get"]})),
+            p,
+        )
+        .unwrap();
         assert!(g.only_wildcard);
-        assert!(granted(&rule(json!({"apiGroups": ["apps"], "resources": ["*"], "verbs": ["get"]})), p).is_none());
-        assert!(granted(&rule(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]})), p).is_none());
+        assert!(
+            granted(
+                &rule(json!({"apiGroups": ["apps"], "resources": ["*"], "verbs": ["get"]})),
+                p
+            )
+            .is_none()
+        );
+        assert!(
+            granted(
+                &rule(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]})),
+                p
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The checks, as pure functions over the workload view.
 
-use prodready_sdk::k8s_openapi::api::core::v1 as core;
 use prodready_sdk::k8s::Controller;
+use prodready_sdk::k8s_openapi::api::core::v1 as core;
 use prodready_sdk::shell;
 use prodready_sdk::{ContainerRef, Findings, Object, Workload, WorkloadKind};
 
@@ -23,7 +23,10 @@ fn selects_nodes(w: &Workload<'_>) -> bool {
         .affinity
         .get_at(|| w.path("affinity"))
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
         .is_some_and(|r| !r.node_selector_terms.is_empty());
     selector || affinity || w.spec.node_name.is_some()
 }
@@ -182,7 +185,11 @@ fn tuner_reason(w: &Workload<'_>) -> Option<(String, bool)> {
                 .any(|m| m.name == v.name && m.read_only != Some(true))
             {
                 return Some((
-                    format!("container \"{}\" mounts the node's {} writable", c.name(), hp.path),
+                    format!(
+                        "container \"{}\" mounts the node's {} writable",
+                        c.name(),
+                        hp.path
+                    ),
                     true,
                 ));
             }
@@ -203,10 +210,9 @@ fn tolerates_everything(tolerations: &[core::Toleration]) -> bool {
         t.operator.as_deref() == Some("Exists") && t.key.as_deref().unwrap_or_default().is_empty()
     };
     let effect = |e: &str| {
-        tolerations
-            .iter()
-            .filter(wildcard)
-            .any(|t| t.effect.as_deref().unwrap_or_default().is_empty() || t.effect.as_deref() == Some(e))
+        tolerations.iter().filter(wildcard).any(|t| {
+            t.effect.as_deref().unwrap_or_default().is_empty() || t.effect.as_deref() == Some(e)
+        })
     };
     effect("NoSchedule") && effect("NoExecute")
 }
@@ -233,7 +239,10 @@ pub fn node_tuner(object: &Object<'_>, w: &Workload<'_>, s: &Settings, out: &mut
     if !s.tuner_namespaces.iter().any(|n| n == ns) {
         emit(
             "metadata.namespace".to_string(),
-            format!("DaemonSet {name} changes its nodes ({why}) but lives in namespace {ns}; node-level power belongs in a namespace only cluster administrators write ({}): move it, or add the namespace to tunerNamespaces", s.tuner_namespaces.join(", ")),
+            format!(
+                "DaemonSet {name} changes its nodes ({why}) but lives in namespace {ns}; node-level power belongs in a namespace only cluster administrators write ({}): move it, or add the namespace to tunerNamespaces",
+                s.tuner_namespaces.join(", ")
+            ),
         );
     }
     let tolerations = w
@@ -244,7 +253,9 @@ pub fn node_tuner(object: &Object<'_>, w: &Workload<'_>, s: &Settings, out: &mut
     if !tolerates_everything(tolerations) {
         emit(
             w.path("tolerations"),
-            format!("DaemonSet {name} changes its nodes ({why}) but does not tolerate every taint, so tainted nodes (dedicated pools, NoExecute taints) stay untuned or evict it; add tolerations: [{{operator: Exists}}]"),
+            format!(
+                "DaemonSet {name} changes its nodes ({why}) but does not tolerate every taint, so tainted nodes (dedicated pools, NoExecute taints) stay untuned or evict it; add tolerations: [{{operator: Exists}}]"
+            ),
         );
     }
     let class = w.spec.priority_class_name.as_deref().unwrap_or_default();
@@ -256,7 +267,12 @@ pub fn node_tuner(object: &Object<'_>, w: &Workload<'_>, s: &Settings, out: &mut
         };
         emit(
             w.path("priorityClassName"),
-            format!("DaemonSet {name} changes its nodes ({why}) and has {has}, so under node pressure it is evicted before the workloads it tunes for, and a full node cannot schedule it; set priorityClassName: {}", s.tuner_priority_classes.first().map_or("system-node-critical", String::as_str)),
+            format!(
+                "DaemonSet {name} changes its nodes ({why}) and has {has}, so under node pressure it is evicted before the workloads it tunes for, and a full node cannot schedule it; set priorityClassName: {}",
+                s.tuner_priority_classes
+                    .first()
+                    .map_or("system-node-critical", String::as_str)
+            ),
         );
     }
 }
@@ -329,7 +345,11 @@ pub fn job_cleanup(object: &Object<'_>, w: &Workload<'_>, s: &Settings, out: &mu
                 return;
             }
             // A CronJob's Jobs are removed by its history limits; hook Jobs by their tool.
-            if object.meta.owner_references.iter().any(|o| o.kind == "CronJob")
+            if object
+                .meta
+                .owner_references
+                .iter()
+                .any(|o| o.kind == "CronJob")
                 || CLEANED_BY
                     .iter()
                     .any(|a| object.meta.annotations.contains_key(*a))
@@ -364,10 +384,15 @@ pub fn job_cleanup(object: &Object<'_>, w: &Workload<'_>, s: &Settings, out: &mu
                 );
             }
             for (field, value) in [
-                ("successfulJobsHistoryLimit", cj.successful_jobs_history_limit),
+                (
+                    "successfulJobsHistoryLimit",
+                    cj.successful_jobs_history_limit,
+                ),
                 ("failedJobsHistoryLimit", cj.failed_jobs_history_limit),
             ] {
-                if let Some(n) = value.filter(|n| u32::try_from(*n).map_or(true, |n| n > s.max_jobs_history_limit)) {
+                if let Some(n) = value
+                    .filter(|n| u32::try_from(*n).map_or(true, |n| n > s.max_jobs_history_limit))
+                {
                     out.report(
                         &JOB_CLEANUP,
                         format!("spec.{field}"),
@@ -452,7 +477,10 @@ mod tests {
     #[test]
     fn image_references() {
         assert_eq!(image_parts("nginx"), (None, false));
-        assert_eq!(image_parts("registry:5000/team/app:1.2"), (Some("1.2"), false));
+        assert_eq!(
+            image_parts("registry:5000/team/app:1.2"),
+            (Some("1.2"), false)
+        );
         assert_eq!(image_parts("registry:5000/team/app"), (None, false));
         assert_eq!(image_parts("app:1.2@sha256:abc"), (Some("1.2"), true));
         assert!(floating_version("7"));
@@ -468,42 +496,110 @@ mod tests {
     fn pull_policies() {
         let s = Settings::default();
         let run = |c: serde_json::Value| {
-            let w = workload_of(WorkloadKind::Deployment, json!({"app": "a"}), json!({"containers": [c]}));
+            let w = workload_of(
+                WorkloadKind::Deployment,
+                json!({"app": "a"}),
+                json!({"containers": [c]}),
+            );
             let mut out = Findings::new();
             image_pull_policy(&w, &s, &mut out);
             out.ids()
         };
-        assert_eq!(run(json!({"name": "a", "image": "redis:7"})), ["image-pull-policy"]);
-        assert_eq!(run(json!({"name": "a", "image": "redis:7", "imagePullPolicy": "Always"})), Vec::<&str>::new());
-        assert_eq!(run(json!({"name": "a", "image": "redis:7.2.4"})), Vec::<&str>::new());
-        assert_eq!(run(json!({"name": "a", "image": "redis:latest"})), Vec::<&str>::new());
-        assert_eq!(run(json!({"name": "a", "image": "app:Stable", "imagePullPolicy": "IfNotPresent"})), ["image-pull-policy"]);
-        assert_eq!(run(json!({"name": "a", "image": "app@sha256:0123", "imagePullPolicy": "Always"})), ["image-pull-policy"]);
-        assert_eq!(run(json!({"name": "a", "image": "app@sha256:0123"})), Vec::<&str>::new());
+        assert_eq!(
+            run(json!({"name": "a", "image": "redis:7"})),
+            ["image-pull-policy"]
+        );
+        assert_eq!(
+            run(json!({"name": "a", "image": "redis:7", "imagePullPolicy": "Always"})),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            run(json!({"name": "a", "image": "redis:7.2.4"})),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            run(json!({"name": "a", "image": "redis:latest"})),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            run(json!({"name": "a", "image": "app:Stable", "imagePullPolicy": "IfNotPresent"})),
+            ["image-pull-policy"]
+        );
+        assert_eq!(
+            run(json!({"name": "a", "image": "app@sha256:0123", "imagePullPolicy": "Always"})),
+            ["image-pull-policy"]
+        );
+        assert_eq!(
+            run(json!({"name": "a", "image": "app@sha256:0123"})),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
     fn tuner_detection() {
-        let ds = |spec: serde_json::Value| workload_of(WorkloadKind::DaemonSet, json!({"app": "t"}), spec);
+        let ds = |spec: serde_json::Value| {
+            workload_of(WorkloadKind::DaemonSet, json!({"app": "t"}), spec)
+        };
         let reason = |spec| tuner_reason(&ds(spec)).map(|(_, t)| t);
-        assert_eq!(reason(json!({"containers": [{"name": "a", "command": ["sh", "-c", "echo 1 > /proc/sys/net/core/somaxconn && sleep infinity"]}]})), Some(true));
-        assert_eq!(reason(json!({"containers": [{"name": "a", "command": ["sysctl", "-w", "vm.max_map_count=262144"]}]})), Some(true));
-        assert_eq!(reason(json!({"containers": [{"name": "a", "command": ["/bin/sh", "-c", "sysctl net.core.somaxconn=1024; sleep 1d"]}]})), Some(true));
-        assert_eq!(reason(json!({"containers": [{"name": "a", "command": ["sysctl", "-a"]}]})), None);
-        assert_eq!(reason(json!({"containers": [{"name": "a", "securityContext": {"privileged": true}}]})), Some(false));
-        assert_eq!(reason(json!({"hostNetwork": true, "containers": [{"name": "a"}]})), None);
-        assert_eq!(reason(json!({"volumes": [{"name": "s", "hostPath": {"path": "/sys"}}],
-            "containers": [{"name": "a", "volumeMounts": [{"name": "s", "mountPath": "/host/sys", "readOnly": true}]}]})), None);
-        assert_eq!(reason(json!({"volumes": [{"name": "s", "hostPath": {"path": "/proc/sys/"}}],
-            "containers": [{"name": "a", "volumeMounts": [{"name": "s", "mountPath": "/host"}]}]})), Some(true));
+        assert_eq!(
+            reason(
+                json!({"containers": [{"name": "a", "command": ["sh", "-c", "echo 1 > /proc/sys/net/core/somaxconn && sleep infinity"]}]})
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            reason(
+                json!({"containers": [{"name": "a", "command": ["sysctl", "-w", "vm.max_map_count=262144"]}]})
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            reason(
+                json!({"containers": [{"name": "a", "command": ["/bin/sh", "-c", "sysctl net.core.somaxconn=1024; sleep 1d"]}]})
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            reason(json!({"containers": [{"name": "a", "command": ["sysctl", "-a"]}]})),
+            None
+        );
+        assert_eq!(
+            reason(json!({"containers": [{"name": "a", "securityContext": {"privileged": true}}]})),
+            Some(false)
+        );
+        assert_eq!(
+            reason(json!({"hostNetwork": true, "containers": [{"name": "a"}]})),
+            None
+        );
+        assert_eq!(
+            reason(
+                json!({"volumes": [{"name": "s", "hostPath": {"path": "/sys"}}],
+            "containers": [{"name": "a", "volumeMounts": [{"name": "s", "mountPath": "/host/sys", "readOnly": true}]}]})
+            ),
+            None
+        );
+        assert_eq!(
+            reason(
+                json!({"volumes": [{"name": "s", "hostPath": {"path": "/proc/sys/"}}],
+            "containers": [{"name": "a", "volumeMounts": [{"name": "s", "mountPath": "/host"}]}]})
+            ),
+            Some(true)
+        );
     }
 
     #[test]
     fn tolerations() {
-        let t = |v: serde_json::Value| -> Vec<core::Toleration> { serde_json::from_value(v).unwrap() };
+        let t =
+            |v: serde_json::Value| -> Vec<core::Toleration> { serde_json::from_value(v).unwrap() };
         assert!(tolerates_everything(&t(json!([{"operator": "Exists"}]))));
-        assert!(tolerates_everything(&t(json!([{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}]))));
-        assert!(!tolerates_everything(&t(json!([{"operator": "Exists", "effect": "NoSchedule"}]))));
-        assert!(!tolerates_everything(&t(json!([{"key": "dedicated", "operator": "Exists"}]))));
+        assert!(tolerates_everything(&t(
+            json!([{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}])
+        )));
+        assert!(!tolerates_everything(&t(
+            json!([{"operator": "Exists", "effect": "NoSchedule"}])
+        )));
+        assert!(!tolerates_everything(&t(
+            json!([{"key": "dedicated", "operator": "Exists"}])
+        )));
     }
 }

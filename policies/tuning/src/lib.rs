@@ -119,7 +119,16 @@ mod tests {
         assert_eq!(m["id"], "tuning");
         assert_eq!(m["number"], 14);
         let props = m["settingsSchema"]["properties"].as_object().unwrap();
-        for key in ["allowedUnsafeSysctls", "tunerNamespaces", "maxNdots", "requireNdots", "maxJobsHistoryLimit", "mutableTags", "audit", "severity"] {
+        for key in [
+            "allowedUnsafeSysctls",
+            "tunerNamespaces",
+            "maxNdots",
+            "requireNdots",
+            "maxJobsHistoryLimit",
+            "mutableTags",
+            "audit",
+            "severity",
+        ] {
             assert!(props.contains_key(key), "schema lacks {key}");
         }
     }
@@ -135,19 +144,33 @@ mod tests {
         assert_eq!(ids(&v), ["job-cleanup"]);
         let owned = job(json!({"name": "nightly-29000000", "ownerReferences": [
             {"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": "u", "controller": true}]}));
-        assert_eq!(ids(&testing::evaluate::<Tuning>(&owned, &Value::Null)), Vec::<&str>::new());
-        let hook = job(json!({"name": "migrate", "annotations": {"helm.sh/hook": "pre-upgrade", "helm.sh/hook-delete-policy": "hook-succeeded"}}));
-        assert_eq!(ids(&testing::evaluate::<Tuning>(&hook, &Value::Null)), Vec::<&str>::new());
+        assert_eq!(
+            ids(&testing::evaluate::<Tuning>(&owned, &Value::Null)),
+            Vec::<&str>::new()
+        );
+        let hook = job(
+            json!({"name": "migrate", "annotations": {"helm.sh/hook": "pre-upgrade", "helm.sh/hook-delete-policy": "hook-succeeded"}}),
+        );
+        assert_eq!(
+            ids(&testing::evaluate::<Tuning>(&hook, &Value::Null)),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
     fn settings_validation_through_the_abi() {
         let check = |s: Value| -> Value {
-            serde_json::from_slice(&super::validate_settings_json(s.to_string().as_bytes())).unwrap()
+            serde_json::from_slice(&super::validate_settings_json(s.to_string().as_bytes()))
+                .unwrap()
         };
         assert_eq!(check(json!({"maxNdots": 3}))["valid"], true);
         let bad = check(json!({"allowedUnsafeSysctls": ["vm.swappiness"]}));
         assert_eq!(bad["valid"], false);
-        assert!(bad["message"].as_str().unwrap().contains("allowedUnsafeSysctls[0]"));
+        assert!(
+            bad["message"]
+                .as_str()
+                .unwrap()
+                .contains("allowedUnsafeSysctls[0]")
+        );
     }
 }
