@@ -6,6 +6,8 @@ macro_rules! every_rule {
             $m!(prodready_graceful_shutdown),
             $m!(prodready_health_check),
             $m!(prodready_resource_management),
+            $m!(prodready_security),
+            $m!(prodready_tuning),
         ]
     };
 }
