@@ -10,7 +10,9 @@ use prodready_sdk::{ContainerRef, Cx, Findings, Object, Workload};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::credentials::{config_lines, credential_flags, credential_shape, literal_credential};
+use crate::credentials::{
+    Matcher, config_lines, credential_flags, credential_shape, literal_credential,
+};
 use crate::settings::Settings;
 use crate::{
     CONFIG_MAP, CONFIG_REF_EXISTS, CONFIGMAP_SENSITIVE, ENV_LITERAL_CREDENTIAL, SECRET,
@@ -23,8 +25,9 @@ pub fn check_workload(
     cx: &Cx<'_, Settings>,
     out: &mut Findings,
 ) {
+    let m = Matcher::new(cx.settings);
     for c in w.every_container() {
-        env_literal_credential(&c, cx.settings, out);
+        env_literal_credential(&c, &m, out);
         secret_env_var(&c, out);
     }
     config_ref_exists(object, w, cx, out);
@@ -216,10 +219,11 @@ pub struct ConfigMapView {
 }
 
 pub fn configmap_sensitive(cm: &ConfigMapView, s: &Settings, out: &mut Findings) {
+    let m = Matcher::new(s);
     let remedy = "Move it to a Secret (kept out of git with a SealedSecret, an ExternalSecret or SOPS) and reference it from the config, e.g. a ${VAR} placeholder or a *_file path";
     for (k, v) in cm.data.iter().flatten() {
         let v = v.as_deref().unwrap_or_default();
-        if let Some(why) = literal_credential(k, v, s) {
+        if let Some(why) = literal_credential(k, v, &m) {
             out.report(
                 &CONFIGMAP_SENSITIVE,
                 key_path("data", k),
@@ -229,7 +233,7 @@ pub fn configmap_sensitive(cm: &ConfigMapView, s: &Settings, out: &mut Findings)
             );
             continue;
         }
-        let keys = config_lines(v, s);
+        let keys = config_lines(v, &m);
         if !keys.is_empty() {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
             out.report(
@@ -261,12 +265,12 @@ pub fn configmap_sensitive(cm: &ConfigMapView, s: &Settings, out: &mut Findings)
 
 // ---- env-literal-credential ----------------------------------------------------------------
 
-pub fn env_literal_credential(c: &ContainerRef<'_, '_>, s: &Settings, out: &mut Findings) {
+pub fn env_literal_credential(c: &ContainerRef<'_, '_>, m: &Matcher<'_>, out: &mut Findings) {
     for (i, e) in c.env().iter().enumerate() {
         let Some(value) = e.value.as_deref() else {
             continue;
         };
-        if let Some(why) = literal_credential(&e.name, value, s) {
+        if let Some(why) = literal_credential(&e.name, value, m) {
             out.report(
                 &ENV_LITERAL_CREDENTIAL,
                 c.field(&format!("env[{i}].value")),
@@ -280,7 +284,7 @@ pub fn env_literal_credential(c: &ContainerRef<'_, '_>, s: &Settings, out: &mut 
     }
     for (field, args) in [("command", c.command()), ("args", c.args())] {
         for (i, a) in args.iter().enumerate() {
-            for (flag, why) in credential_flags(a, s) {
+            for (flag, why) in credential_flags(a, m) {
                 out.report(
                     &ENV_LITERAL_CREDENTIAL,
                     c.field(&format!("{field}[{i}]")),
@@ -474,6 +478,9 @@ fn volume_refs<'a>(v: &'a VolumeSources, refs: &mut Vec<Ref<'a>>) {
     }
 }
 
+/// ConfigMaps the control plane (or a mesh's control plane) publishes in every namespace.
+const PUBLISHED_CONFIG_MAPS: [&str; 2] = ["kube-root-ca.crt", "istio-ca-root-cert"];
+
 /// The keys of a ConfigMap or Secret of the context (its values are never read; Gatekeeper
 /// syncs only the keys).
 #[derive(Debug, Default, Deserialize)]
@@ -542,8 +549,12 @@ pub fn config_ref_exists(
                 );
                 continue;
             }
+            if r.kind == CONFIG_MAP.kind && PUBLISHED_CONFIG_MAPS.contains(&r.name) {
+                continue;
+            }
+            let secret = r.kind == SECRET.kind;
             let message = format!(
-                "{} references {} \"{}\", which {} (the namespace has {}): the pod cannot start until it exists (CreateContainerConfigError, or ContainerCreating for a volume). Create it, fix the name, or set optional: true if the pod works without it",
+                "{} references {} \"{}\", which {} (the namespace has {}): the pod cannot start until it exists (CreateContainerConfigError, or ContainerCreating for a volume). {}",
                 r.by,
                 r.kind,
                 r.name,
@@ -551,9 +562,21 @@ pub fn config_ref_exists(
                     Mode::Manifest => "the set does not hold",
                     Mode::Admission => "does not exist",
                 },
-                list(&others)
+                list(&others),
+                if secret {
+                    "Unless a controller creates it (a cert-manager Certificate, an ExternalSecret or SealedSecret, an operator), create it, fix the name, or set optional: true"
+                } else {
+                    "Create it, fix the name, or set optional: true if the pod works without it"
+                }
             );
-            finding(cx.mode, r.path, message, out);
+            // Secrets are routinely created at run time (cert-manager, ExternalSecrets,
+            // SealedSecrets, operators) and, by secret-plaintext's own advice, kept out of the
+            // set: a missing one is a warning.
+            if secret {
+                out.warn(&CONFIG_REF_EXISTS, r.path, message);
+            } else {
+                finding(cx.mode, r.path, message, out);
+            }
             continue;
         };
         if r.keys.is_empty() {

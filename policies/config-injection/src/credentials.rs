@@ -13,54 +13,72 @@ pub fn normalize(s: &str) -> String {
         .collect()
 }
 
-/// The words of a name, lowercase: split at non-alphanumerics and camelCase boundaries
-/// (`storageSecretName` is storage, secret, name; `HTTPToken` is http, token).
-pub fn words(name: &str) -> Vec<String> {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = Vec::new();
-    let mut word = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_ascii_alphanumeric() {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
-            }
-            continue;
+/// The last word of a name: after the last non-alphanumeric, or from the last camelCase
+/// boundary (`storageSecretName` ends in `Name`, `HTTPToken` in `Token`, `--token-file` in
+/// `file`). No allocation: this runs for every env variable of every container.
+pub fn last_word(name: &str) -> &str {
+    let b = name.as_bytes();
+    let Some(end) = b.iter().rposition(u8::is_ascii_alphanumeric).map(|i| i + 1) else {
+        return "";
+    };
+    let at = |i: usize| b.get(i).copied().unwrap_or(b' ');
+    let mut start = end;
+    while start > 0 {
+        let prev = at(start - 1);
+        if !prev.is_ascii_alphanumeric() {
+            break;
         }
-        let prev = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
-        let next = chars.get(i + 1).copied();
-        let boundary = c.is_ascii_uppercase()
-            && prev.is_some_and(|p| {
-                p.is_ascii_lowercase()
-                    || p.is_ascii_digit()
-                    || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
-            });
-        if boundary && !word.is_empty() {
-            out.push(std::mem::take(&mut word));
+        let cur = at(start);
+        if start < end
+            && cur.is_ascii_uppercase()
+            && (prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase()
+                    && start + 1 < end
+                    && at(start + 1).is_ascii_lowercase()))
+        {
+            break;
         }
-        word.push(c.to_ascii_lowercase());
+        start -= 1;
     }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
+    name.get(start..end).unwrap_or_default()
 }
 
-/// The pattern a name matches, when it names a credential: it contains a sensitive pattern
-/// and its last word does not say it names a file, a path, a Secret's name or a setting.
-pub fn sensitive_name<'s>(name: &str, s: &'s Settings) -> Option<&'s str> {
-    let n = normalize(name);
-    let pattern = s
-        .sensitive_name_patterns
-        .iter()
-        .find(|p| n.contains(&normalize(p)))?;
-    let last = words(name).pop().unwrap_or_default();
-    if s.non_secret_name_suffixes
-        .iter()
-        .any(|suffix| normalize(suffix) == last)
-    {
-        return None;
+/// The settings' name patterns and suffixes, normalized once per evaluated object.
+pub struct Matcher<'s> {
+    patterns: Vec<(String, &'s str)>,
+    suffixes: Vec<String>,
+}
+
+impl<'s> Matcher<'s> {
+    pub fn new(s: &'s Settings) -> Matcher<'s> {
+        Matcher {
+            patterns: s
+                .sensitive_name_patterns
+                .iter()
+                .map(|p| (normalize(p), p.as_str()))
+                .filter(|(n, _)| !n.is_empty())
+                .collect(),
+            suffixes: s
+                .non_secret_name_suffixes
+                .iter()
+                .map(|x| normalize(x))
+                .collect(),
+        }
     }
-    Some(pattern.as_str())
+
+    /// The pattern a name matches, when it names a credential: it contains a sensitive
+    /// pattern and its last word does not say it names a file, a path, a Secret's name or a
+    /// setting.
+    pub fn sensitive_name(&self, name: &str) -> Option<&'s str> {
+        let n = normalize(name);
+        let (_, pattern) = self.patterns.iter().find(|(p, _)| n.contains(p.as_str()))?;
+        let last = last_word(name);
+        if self.suffixes.iter().any(|x| x.eq_ignore_ascii_case(last)) {
+            return None;
+        }
+        Some(pattern)
+    }
 }
 
 /// Values that are no credential whatever their name: empty, a reference or placeholder
@@ -156,9 +174,12 @@ fn has_jwt(text: &str) -> bool {
 
 /// Whether a text holds an `Authorization: Bearer` token (a long token after `Bearer `).
 fn has_bearer(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(at) = lower.get(from..).and_then(|t| t.find("bearer ")) {
+    while let Some(at) = bytes.get(from..).and_then(|t| {
+        t.windows(7)
+            .position(|w| w.eq_ignore_ascii_case(b"bearer "))
+    }) {
         let start = from + at + "bearer ".len();
         let token: String = text
             .get(start..)
@@ -192,11 +213,11 @@ pub fn credential_shape(value: &str) -> Option<&'static str> {
 }
 
 /// Why a literal `name: value` pair is a credential, or `None`.
-pub fn literal_credential(name: &str, value: &str, s: &Settings) -> Option<String> {
+pub fn literal_credential(name: &str, value: &str, m: &Matcher<'_>) -> Option<String> {
     if let Some(shape) = credential_shape(value) {
         return Some(format!("its value is {shape}"));
     }
-    let pattern = sensitive_name(name, s)?;
+    let pattern = m.sensitive_name(name)?;
     if benign(value) {
         return None;
     }
@@ -207,7 +228,7 @@ pub fn literal_credential(name: &str, value: &str, s: &Settings) -> Option<Strin
 
 /// `--password=...`-style flags among the words of a command line (an argv element may hold
 /// several words, as a `sh -c` script does). Returns each offending flag and why.
-pub fn credential_flags(arg: &str, s: &Settings) -> Vec<(String, String)> {
+pub fn credential_flags(arg: &str, m: &Matcher<'_>) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for word in arg.split_whitespace() {
         let word = word.trim_matches(|c| c == '"' || c == '\'');
@@ -218,7 +239,7 @@ pub fn credential_flags(arg: &str, s: &Settings) -> Vec<(String, String)> {
             continue;
         };
         let name = name.trim_start_matches('-');
-        if let Some(why) = literal_credential(name, value, s) {
+        if let Some(why) = literal_credential(name, value, m) {
             found.push((format!("--{name}"), why));
         }
     }
@@ -232,7 +253,7 @@ pub fn credential_flags(arg: &str, s: &Settings) -> Vec<(String, String)> {
 
 /// `key: value`, `key = value` and `"key": "value"` lines of an embedded config file whose key
 /// names a credential and whose value is a literal; comments are skipped. Returns the keys.
-pub fn config_lines(text: &str, s: &Settings) -> Vec<String> {
+pub fn config_lines(text: &str, m: &Matcher<'_>) -> Vec<String> {
     let mut keys = Vec::new();
     for line in text.lines() {
         let line = line.trim().trim_start_matches("- ");
@@ -256,7 +277,7 @@ pub fn config_lines(text: &str, s: &Settings) -> Vec<String> {
         let value = value.trim().trim_end_matches(',').trim();
         // An inline comment after the value.
         let value = value.split(" #").next().unwrap_or(value).trim();
-        if sensitive_name(last, s).is_some() && !benign(value) {
+        if m.sensitive_name(last).is_some() && !benign(value) {
             keys.push(key.to_string());
         }
     }
@@ -267,23 +288,25 @@ pub fn config_lines(text: &str, s: &Settings) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn s() -> Settings {
-        Settings::default()
+    fn settings() -> &'static Settings {
+        Box::leak(Box::new(Settings::default()))
+    }
+
+    fn s() -> Matcher<'static> {
+        Matcher::new(settings())
     }
 
     #[test]
-    fn words_split_at_separators_and_camel_case() {
-        assert_eq!(words("storageSecretName"), ["storage", "secret", "name"]);
-        assert_eq!(words("HTTPToken"), ["http", "token"]);
-        assert_eq!(
-            words("METALLB_ML_SECRET_KEY_PATH"),
-            ["metallb", "ml", "secret", "key", "path"]
-        );
-        assert_eq!(
-            words("s3SecretAccessKeyName"),
-            ["s3", "secret", "access", "key", "name"]
-        );
-        assert_eq!(words("--token-file"), ["token", "file"]);
+    fn last_words_at_separators_and_camel_case() {
+        assert_eq!(last_word("storageSecretName"), "Name");
+        assert_eq!(last_word("HTTPToken"), "Token");
+        assert_eq!(last_word("HTTP"), "HTTP");
+        assert_eq!(last_word("METALLB_ML_SECRET_KEY_PATH"), "PATH");
+        assert_eq!(last_word("s3SecretAccessKeyName"), "Name");
+        assert_eq!(last_word("--token-file"), "file");
+        assert_eq!(last_word("token_"), "token");
+        assert_eq!(last_word("pgpassword"), "pgpassword");
+        assert_eq!(last_word("--"), "");
     }
 
     #[test]
@@ -303,7 +326,7 @@ mod tests {
             "credentials",
             "VAULT_SECRET_ID",
         ] {
-            assert!(sensitive_name(n, &s()).is_some(), "{n}");
+            assert!(s().sensitive_name(n).is_some(), "{n}");
         }
         for n in [
             "TOKEN_FILE",
@@ -320,7 +343,7 @@ mod tests {
             "LOG_LEVEL",
             "DATABASE_HOST",
         ] {
-            assert!(sensitive_name(n, &s()).is_none(), "{n}");
+            assert!(s().sensitive_name(n).is_none(), "{n}");
         }
     }
 

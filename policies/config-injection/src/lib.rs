@@ -60,9 +60,9 @@ pub const SECRET_ENV_VAR: Check = Check {
 pub const CONFIG_REF_EXISTS: Check = Check {
     id: "config-ref-exists",
     severity: Severity::Error,
-    description: "Every ConfigMap and Secret a pod references (env valueFrom, envFrom, configMap, secret and projected volumes) exists, with the keys it names, unless the reference is optional: true.",
+    description: "Every ConfigMap a pod references (env valueFrom, envFrom, configMap and projected volumes) exists, and every ConfigMap and Secret it reads keys of has those keys, unless the reference is optional: true (error); a missing Secret is a warning, since controllers (cert-manager, ExternalSecrets, SealedSecrets, operators) create Secrets at run time.",
     remediation: "Create the ConfigMap or Secret (or fix the name or key), or mark the reference optional: true if the pod works without it.",
-    context: "Reads the ConfigMaps and Secrets of the pod's namespace (their keys and type, never their values). Skipped without context, and for a kind of which the set holds no object in that namespace (they are managed outside the set). At admission a missing object or key is a warning: Kubernetes starts the pod once it appears, and tools and controllers (ExternalSecrets, SealedSecrets, cert-manager) create them in their own order.",
+    context: "Reads the ConfigMaps and Secrets of the pod's namespace (their keys and type, never their values). Skipped without context, and for a kind of which the set holds no object in that namespace (they are managed outside the set). At admission every finding is a warning: Kubernetes starts the pod once the object appears, and tools and controllers create objects in their own order. kube-root-ca.crt and istio-ca-root-cert, published in every namespace, always exist.",
 };
 
 pub const CONFIG_MAP: Resource = Resource::namespaced("", &["v1"], "ConfigMap", "configmaps");

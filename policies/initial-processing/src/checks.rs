@@ -114,7 +114,7 @@ pub fn startup_probe_for_slow_start(c: &ContainerRef<'_, '_>, s: &Settings, out:
         &STARTUP_PROBE_FOR_SLOW_START,
         c.field("livenessProbe.initialDelaySeconds"),
         format!(
-            "container \"{}\": the livenessProbe waits a fixed {delay}s (initialDelaySeconds) for the start: every start waits that long before the container can be restarted when hung, and a start slower than {delay}s is killed. Add a startupProbe with the liveness check, periodSeconds: {period} and failureThreshold: {threshold} (up to {}s), and drop initialDelaySeconds to 0-{}",
+            "container \"{}\": the livenessProbe waits a fixed {delay}s (initialDelaySeconds) for the start: after every restart a hung container goes unnoticed that long, and a start slower than the delay plus the liveness failure budget is killed and restarted in a loop. Add a startupProbe with the liveness check, periodSeconds: {period} and failureThreshold: {threshold} (up to {}s), and drop initialDelaySeconds to 0-{}",
             c.name(),
             i64::from(delay).saturating_mul(2),
             s.max_liveness_initial_delay_seconds

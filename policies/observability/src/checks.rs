@@ -147,7 +147,7 @@ pub fn scrape_annotations_workload(
                 &METRICS_PORT_DECLARED,
                 path,
                 format!(
-                    "{port_key} is \"{n}\", which no container of the pod declares{}: annotation-based scraping works, but PodMonitors select ports by name and NetworkPolicies by declared port, so the metrics port is invisible to them. Declare containerPort {n} (named, e.g. metrics) on the container that serves metrics",
+                    "{port_key} is \"{n}\", which no container of the pod declares{}: annotation-based scraping works, but PodMonitors, Services and NetworkPolicies refer to ports by name, which only declared ports have. Declare containerPort {n} (named, e.g. metrics) on the container that serves metrics",
                     if declared.is_empty() {
                         String::new()
                     } else {
