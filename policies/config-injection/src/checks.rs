@@ -533,11 +533,7 @@ pub fn config_ref_exists(
         }
         let found = cx.context.get("", r.kind, ns, r.name);
         let Some(found) = found else {
-            let others: Vec<&str> = cx
-                .context
-                .in_namespace("", r.kind, ns)
-                .map(|o| o.name())
-                .collect();
+            let others = names_by_namespace(cx.context).of(r.kind, ns);
             if others.is_empty() {
                 out.skip(
                     &CONFIG_REF_EXISTS,
@@ -607,6 +603,54 @@ pub fn config_ref_exists(
             finding(cx.mode, r.path.clone(), message, out);
         }
     }
+}
+
+/// The names of the context's ConfigMaps and Secrets by namespace, built once per context, so
+/// a missing reference costs a lookup, not a scan of every ConfigMap (candidate for the SDK:
+/// `in_namespace` backed by a per-namespace index).
+#[derive(Default)]
+struct NamesByNamespace {
+    config_maps: BTreeMap<String, Vec<String>>,
+    secrets: BTreeMap<String, Vec<String>>,
+}
+
+impl NamesByNamespace {
+    /// The names seen from `ns` (`None`: every namespace), as `Context::in_namespace` sees
+    /// them; ConfigMaps and Secrets are namespaced, so a namespace sees only its own.
+    fn of(&self, kind: &str, ns: Option<&str>) -> Vec<&str> {
+        let map = if kind == SECRET.kind {
+            &self.secrets
+        } else {
+            &self.config_maps
+        };
+        match ns {
+            Some(ns) => map
+                .get(ns)
+                .map(|names| names.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+            None => map.values().flatten().map(String::as_str).collect(),
+        }
+    }
+}
+
+fn names_by_namespace(context: &prodready_sdk::Context) -> &NamesByNamespace {
+    context.memo(|ctx| {
+        let mut n = NamesByNamespace::default();
+        for (map, kind) in [
+            (&mut n.config_maps, CONFIG_MAP.kind),
+            (&mut n.secrets, SECRET.kind),
+        ] {
+            for o in ctx.of_kind("", kind) {
+                map.entry(o.namespace().unwrap_or_default().to_string())
+                    .or_default()
+                    .push(o.name().to_string());
+            }
+            for names in map.values_mut() {
+                names.sort();
+            }
+        }
+        n
+    })
 }
 
 /// An error in a manifest set; a warning at admission, where the object may be created right
@@ -903,5 +947,35 @@ mod tests {
                 .reason
                 .contains("holds no ConfigMap of namespace shop")
         );
+    }
+
+    #[test]
+    fn names_of_other_namespaces_are_neither_listed_nor_counted() {
+        let d = pod(
+            json!([{"name": "web", "image": "w:1", "envFrom": [{"configMapRef": {"name": "web-confg"}}]}]),
+            Value::Null,
+        );
+        // Only another namespace has ConfigMaps: the set does not manage this one's.
+        let other = vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "web-config", "namespace": "other"}})];
+        let v = testing::evaluate_in::<ConfigInjection>(&d, &Value::Null, &other);
+        assert!(v.violations.is_empty(), "{v:?}");
+        assert_eq!(v.skipped_checks.len(), 1);
+        // Both namespaces: only the object's own namespace's names are listed, sorted.
+        let mut both = other.clone();
+        for name in ["web-z", "web-config", "web-a"] {
+            both.push(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "shop"}}));
+        }
+        both.push(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "elsewhere-only", "namespace": "other"}}));
+        let v = testing::evaluate_in::<ConfigInjection>(&d, &Value::Null, &both);
+        assert_eq!(ids(&v), vec!["config-ref-exists"]);
+        let m = &v.violations[0].message;
+        assert!(
+            m.contains("(the namespace has \"web-a\", \"web-config\", \"web-z\")"),
+            "{m}"
+        );
+        assert!(!m.contains("elsewhere-only"), "{m}");
     }
 }

@@ -404,8 +404,8 @@ fn describe(namespaces: &[Option<String>]) -> String {
 /// A Service port: its name (if any) and number.
 type NamedPort<'a> = (Option<&'a str>, i32);
 
-/// The namespaces of the context's Services, computed once per context (candidate for the
-/// SDK: `labelled_selected_by` across every namespace).
+/// The namespaces of the context's Services, sorted, computed once per context (candidate for
+/// the SDK: `labelled_selected_by` across every namespace).
 struct ServiceNamespaces(Vec<String>);
 
 fn service_namespaces(context: &prodready_sdk::Context) -> &ServiceNamespaces {
@@ -446,11 +446,10 @@ pub fn monitor_selects_service<S>(
         );
         return;
     }
-    let any_service = namespaces.iter().any(|ns| {
-        cx.context
-            .in_namespace(SERVICE.group, SERVICE.kind, ns.as_deref())
-            .next()
-            .is_some()
+    let with_services = service_namespaces(cx.context);
+    let any_service = namespaces.iter().any(|ns| match ns {
+        Some(ns) => with_services.0.binary_search(ns).is_ok(),
+        None => !with_services.0.is_empty(),
     });
     if !any_service {
         out.skip(
