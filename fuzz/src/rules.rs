@@ -3,8 +3,11 @@
 macro_rules! every_rule {
     ($m:ident) => {
         vec![
+            $m!(prodready_config_injection),
             $m!(prodready_graceful_shutdown),
             $m!(prodready_health_check),
+            $m!(prodready_initial_processing),
+            $m!(prodready_observability),
             $m!(prodready_resource_management),
             $m!(prodready_security),
             $m!(prodready_tuning),

@@ -949,7 +949,12 @@ fn templates_have_structural_parameter_schemas_covering_every_setting() {
         );
         if let Some(sync) = sync {
             let inner: Value = serde_json::from_str(sync.trim_matches('"')).unwrap();
-            assert_eq!(inner[0][0]["kinds"][0], "Service");
+            // The first kind the rule reads from the context.
+            assert_eq!(
+                inner[0][0]["kinds"][0], md.context_resources[0].kind,
+                "{}",
+                md.id
+            );
         }
     }
     assert_eq!(
@@ -1092,13 +1097,23 @@ fn the_provider_manifest_points_at_the_service() {
     assert_eq!(s["spec"]["ports"][0]["port"], 8443);
     let metas: Vec<_> = common::modules().iter().map(|m| m.metadata()).collect();
     let sync = gk::sync_config(&metas);
-    assert_eq!(
-        sync["spec"]["sync"]["syncOnly"],
-        json!([
-            {"group": "", "version": "v1", "kind": "Service"},
-            {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"}
-        ])
-    );
+    let synced = sync["spec"]["sync"]["syncOnly"].as_array().unwrap();
+    // Services and Ingresses (what "serving" reads) among them, and every kind any rule reads
+    // from the context, once.
+    for kind in [
+        json!({"group": "", "version": "v1", "kind": "Service"}),
+        json!({"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"}),
+    ] {
+        assert!(synced.contains(&kind), "{kind} not synced: {synced:?}");
+    }
+    let mut wanted: Vec<(String, String)> = metas
+        .iter()
+        .flat_map(|m| m.context_resources.iter())
+        .map(|c| (c.api_version.clone(), c.kind.clone()))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    assert_eq!(synced.len(), wanted.len(), "{synced:?}");
 }
 
 #[test]
