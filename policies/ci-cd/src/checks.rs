@@ -139,7 +139,7 @@ fn image_tag_pinned(
             r.name()
         ),
         None => format!(
-            "image \"{text}\" has no tag, so the runtime pulls {}:latest, which moves with every push: pin the version CI built (e.g. {}:1.4.2) or a digest",
+            "image \"{text}\" has no tag, so the runtime pulls {}:latest, which moves with every push: pin the version CI built ({}:<version>) or a digest",
             r.name(),
             r.name()
         ),

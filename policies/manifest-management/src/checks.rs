@@ -87,7 +87,7 @@ pub fn recommended_labels(
             &RECOMMENDED_LABELS,
             path.clone(),
             format!(
-                "{what} {} at {path}: set requiredLabels there (e.g. app.kubernetes.io/name: <application>, app.kubernetes.io/instance: <release>), so tools and people can tell which application and installation it belongs to",
+                "{what} {} at {path}: add the labels requiredLabels names (e.g. app.kubernetes.io/name: <application>, app.kubernetes.io/instance: <release>), so tools and people can tell which application and installation it belongs to",
                 problems.join("; ")
             ),
         );
@@ -291,8 +291,8 @@ fn requirement_text(r: &Requirement) -> String {
 
 // ---- no-default-namespace ----------------------------------------------------------------
 
-/// Objects Kubernetes itself keeps in `default` (or creates in every namespace), and kinds
-/// components write there on their own: never flagged.
+/// Objects Kubernetes itself keeps in `default` (or creates in every namespace), kinds
+/// components write there on their own, and kinds that govern a namespace: never flagged.
 const SYSTEM_OBJECTS: &[(&str, &str, &str)] = &[
     ("", "Service", "kubernetes"),
     ("", "Endpoints", "kubernetes"),
@@ -301,6 +301,14 @@ const SYSTEM_OBJECTS: &[(&str, &str, &str)] = &[
     ("", "ConfigMap", "kube-root-ca.crt"),
 ];
 const SYSTEM_KINDS: &[(&str, &str)] = &[
+    // Kinds that govern the namespace they are in rather than belong to an application:
+    // a Role granting access to default, a NetworkPolicy or ResourceQuota protecting it,
+    // must be in default.
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("", "ResourceQuota"),
+    ("", "LimitRange"),
     ("", "Event"),
     ("events.k8s.io", "Event"),
     ("coordination.k8s.io", "Lease"),
@@ -470,6 +478,19 @@ pub fn service_selects_workload(
     {
         return Ok(());
     }
+    // Pod templates lack the labels controllers add to the pods they create; a Service may
+    // select those (one StatefulSet pod by its name, a Job's pods by the Job's name).
+    match selects_by_controller_labels(cx.context, namespace, &spec.selector) {
+        ControllerLabels::None => {}
+        ControllerLabels::Selects => return Ok(()),
+        ControllerLabels::Unknown(key) => {
+            out.skip(
+                &SERVICE_SELECTS_WORKLOAD,
+                format!("the selector is only on {key}, a label a controller generates"),
+            );
+            return Ok(());
+        }
+    }
     out.report(
         &SERVICE_SELECTS_WORKLOAD,
         "spec.selector".into(),
@@ -480,6 +501,94 @@ pub fn service_selects_workload(
         ),
     );
     Ok(())
+}
+
+/// Labels controllers put on the pods they create, which no pod template carries.
+pub const STATEFULSET_POD_NAME: &str = "statefulset.kubernetes.io/pod-name";
+pub const POD_INDEX: &str = "apps.kubernetes.io/pod-index";
+pub const JOB_NAME: [&str; 2] = ["batch.kubernetes.io/job-name", "job-name"];
+/// Generated values (hashes, uids, generations, indexes): nothing in a manifest names them.
+pub const GENERATED_LABELS: &[&str] = &[
+    "pod-template-hash",
+    "controller-revision-hash",
+    "pod-template-generation",
+    "controller-uid",
+    "batch.kubernetes.io/controller-uid",
+    "batch.kubernetes.io/job-completion-index",
+];
+
+enum ControllerLabels {
+    /// The selector names no controller-added label: the plain match decides.
+    None,
+    /// A workload's pods carry the selected labels once its controller adds its own.
+    Selects,
+    /// The selector's only requirements are generated values: nothing to compare with.
+    Unknown(String),
+}
+
+fn is_controller_label(key: &str) -> bool {
+    key == STATEFULSET_POD_NAME
+        || key == POD_INDEX
+        || JOB_NAME.contains(&key)
+        || GENERATED_LABELS.contains(&key)
+}
+
+/// Whether a Service selector that uses labels a controller adds to its pods selects some
+/// workload's pods: `statefulset.kubernetes.io/pod-name: <sts>-<ordinal>` (and
+/// `apps.kubernetes.io/pod-index: <ordinal>`) names a StatefulSet, `job-name` a Job, both
+/// looked up by name; the other requirements must hold on that workload's template. With
+/// only generated values (hashes, uids) besides plain labels, the plain labels decide.
+fn selects_by_controller_labels(
+    context: &Context,
+    namespace: Option<&str>,
+    selector: &BTreeMap<String, String>,
+) -> ControllerLabels {
+    let Some(first) = selector.keys().find(|k| is_controller_label(k)) else {
+        return ControllerLabels::None;
+    };
+    let plain: BTreeMap<String, String> = selector
+        .iter()
+        .filter(|(k, _)| !is_controller_label(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let plain_holds =
+        |labels: &BTreeMap<String, String>| plain.iter().all(|(k, v)| labels.get(k) == Some(v));
+    let holds_on = |group: &str, kind: &str, name: &str| {
+        context
+            .get(group, kind, namespace, name)
+            .and_then(|o| o.workload())
+            .is_some_and(|w| plain_holds(&w.pod_labels))
+    };
+    if let Some(pod) = selector.get(STATEFULSET_POD_NAME) {
+        let Some((sts, ordinal)) = pod.rsplit_once('-') else {
+            return ControllerLabels::None;
+        };
+        let index_ok = selector.get(POD_INDEX).is_none_or(|i| i == ordinal);
+        let numeric = !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit());
+        return if numeric && index_ok && holds_on("apps", "StatefulSet", sts) {
+            ControllerLabels::Selects
+        } else {
+            ControllerLabels::None
+        };
+    }
+    if let Some(job) = JOB_NAME.iter().find_map(|k| selector.get(*k)) {
+        return if holds_on("batch", "Job", job) {
+            ControllerLabels::Selects
+        } else {
+            ControllerLabels::None
+        };
+    }
+    if plain.is_empty() {
+        return ControllerLabels::Unknown(first.clone());
+    }
+    if context
+        .workloads_selected_by(namespace, &Selector::from_map(Some(&plain)))
+        .is_empty()
+    {
+        ControllerLabels::None
+    } else {
+        ControllerLabels::Selects
+    }
 }
 
 #[cfg(test)]
@@ -968,6 +1077,79 @@ mod tests {
                 .contains("(app=web) matches no Pod or pod template in namespace shop"),
             "{}",
             v.violations[0].message
+        );
+    }
+
+    #[test]
+    fn services_may_select_labels_controllers_add() {
+        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "cache-server", "namespace": "shop", "labels": labels()},
+            "spec": {"serviceName": "cache", "replicas": 3, "selector": {"matchLabels": {"app": "cache"}},
+                "template": {"metadata": {"labels": {"app": "cache"}},
+                    "spec": {"containers": [{"name": "c", "image": "r/c:1"}]}}}});
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "load-test", "namespace": "shop", "labels": labels()},
+            "spec": {"template": {"metadata": {"labels": {"app": "load"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "r/c:1"}]}}}});
+        let ctx = vec![sts, job, good()];
+        let at = |selector: Value| {
+            let v = testing::evaluate_in::<ManifestManagement>(
+                &service(selector, None),
+                &Value::Null,
+                &ctx,
+            );
+            (ids(&v), v.skipped_checks.len())
+        };
+        let ok = (Vec::<String>::new(), 0);
+        let warned = (vec!["service-selects-workload".to_string()], 0);
+        // One StatefulSet pod, by the name its controller gives it.
+        assert_eq!(
+            at(json!({"app": "cache", "statefulset.kubernetes.io/pod-name": "cache-server-0"})),
+            ok
+        );
+        assert_eq!(
+            at(
+                json!({"statefulset.kubernetes.io/pod-name": "cache-server-2", "apps.kubernetes.io/pod-index": "2"})
+            ),
+            ok
+        );
+        assert_eq!(
+            at(
+                json!({"statefulset.kubernetes.io/pod-name": "cache-server-2", "apps.kubernetes.io/pod-index": "1"})
+            ),
+            warned
+        );
+        assert_eq!(
+            at(json!({"app": "other", "statefulset.kubernetes.io/pod-name": "cache-server-0"})),
+            warned
+        );
+        assert_eq!(
+            at(json!({"statefulset.kubernetes.io/pod-name": "cache-0"})),
+            warned
+        );
+        assert_eq!(
+            at(json!({"statefulset.kubernetes.io/pod-name": "cache-server-x"})),
+            warned
+        );
+        // A Job's pods, by the Job's name.
+        assert_eq!(at(json!({"job-name": "load-test"})), ok);
+        assert_eq!(
+            at(json!({"batch.kubernetes.io/job-name": "load-test", "app": "load"})),
+            ok
+        );
+        assert_eq!(at(json!({"job-name": "other"})), warned);
+        // Generated values: the plain labels decide; alone, nothing to compare.
+        assert_eq!(
+            at(json!({"app": "web", "pod-template-hash": "5d8f7c9b6"})),
+            ok
+        );
+        assert_eq!(
+            at(json!({"app": "nope", "pod-template-hash": "5d8f7c9b6"})),
+            warned
+        );
+        assert_eq!(
+            at(json!({"controller-revision-hash": "cache-server-7b9"})),
+            (Vec::new(), 1)
         );
     }
 
