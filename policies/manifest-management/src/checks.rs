@@ -1,14 +1,16 @@
 //! The checks, as pure functions over the object, its workload view and the context.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use prodready_sdk::k8s::Controller;
 use prodready_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use prodready_sdk::lazy::Lazy;
+use prodready_sdk::lazy::{Lazy, record_failure};
 use prodready_sdk::object::split_api_version;
 use prodready_sdk::selector::Requirement;
 use prodready_sdk::{
-    ContainerRole, Context, Cx, Findings, Mode, Object, Selector, Workload, WorkloadKind,
+    ContainerRef, ContainerRole, Context, Cx, Findings, Mode, Object, Selector, Workload,
+    WorkloadKind,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -354,15 +356,43 @@ pub fn no_default_namespace(object: &Object<'_>, mode: Mode, out: &mut Findings)
 
 // ---- duplicate-env -----------------------------------------------------------------------
 
+/// An `env` entry, as duplicate-env reads it: borrowed, and without building the value
+/// sources (k8s-openapi's `EnvVar` would link every `valueFrom` type into the module).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvEntry<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    value: Option<Cow<'a, str>>,
+    #[serde(default)]
+    value_from: Option<IgnoredAny>,
+}
+
+/// A container's `env`, read from its JSON; a list that does not parse makes the verdict an
+/// error (as the SDK's own lazy fields do).
+fn env_entries<'a>(c: &ContainerRef<'_, 'a>) -> Vec<EnvEntry<'a>> {
+    let Some(raw) = c.container.env.raw() else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<Vec<EnvEntry<'a>>>(raw.get()) {
+        Ok(v) => v,
+        Err(e) => {
+            record_failure(format!("{} does not parse: {e}", c.field("env")));
+            Vec::new()
+        }
+    }
+}
+
 pub fn duplicate_env(w: &Workload<'_>, out: &mut Findings) {
     for c in w.every_container() {
-        let env = c.env();
+        let env = env_entries(&c);
         if env.len() < 2 {
             continue;
         }
         let mut first: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, e) in env.iter().enumerate() {
-            let name = e.name.as_str();
+            let name = e.name.as_ref();
             let Some(&at) = first.get(name) else {
                 first.insert(name, i);
                 continue;
@@ -410,8 +440,6 @@ struct ServiceSpecView {
     selector: BTreeMap<String, String>,
     #[serde(default, rename = "type")]
     type_: Option<String>,
-    #[serde(flatten)]
-    _rest: BTreeMap<String, IgnoredAny>,
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -502,6 +530,8 @@ pub fn service_selects_workload(
     );
     Ok(())
 }
+
+// ---- labels controllers add to pods (candidate for the SDK: /work/notes/sdk-requests.md) --
 
 /// Labels controllers put on the pods they create, which no pod template carries.
 pub const STATEFULSET_POD_NAME: &str = "statefulset.kubernetes.io/pod-name";
