@@ -948,7 +948,19 @@ fn templates_have_structural_parameter_schemas_covering_every_setting() {
         );
         if let Some(sync) = sync {
             let inner: Value = serde_json::from_str(sync.trim_matches('"')).unwrap();
-            assert_eq!(inner[0][0]["kinds"][0], "Service");
+            // One requirement per context kind, in order.
+            let kinds: Vec<&str> = inner
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r[0]["kinds"][0].as_str().unwrap())
+                .collect();
+            let wanted: Vec<&str> = md
+                .context_resources
+                .iter()
+                .map(|c| c.kind.as_str())
+                .collect();
+            assert_eq!(kinds, wanted, "{}", md.id);
         }
     }
     assert_eq!(
@@ -1065,7 +1077,11 @@ fn the_provider_deployment_passes_our_own_rules() {
             }
         }
     }
-    assert_eq!(evaluated, 3, "every rule evaluated the Deployment");
+    assert_eq!(
+        evaluated,
+        common::modules().len(),
+        "every rule evaluated the Deployment"
+    );
     let deployment: Value = serde_saphyr::from_str(text.split("\n---\n").next().unwrap()).unwrap();
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
