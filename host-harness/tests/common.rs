@@ -153,13 +153,32 @@ pub struct Fixture {
     pub documents: Vec<prodready_host::loader::Document>,
 }
 
-/// Every fixture file, sorted.
+/// The rules `PRODREADY_RULES` builds (build.rs's development aid), or None for all of them.
+pub fn only_rules() -> Option<Vec<String>> {
+    let only: Vec<String> = std::env::var("PRODREADY_RULES")
+        .ok()?
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!only.is_empty()).then_some(only)
+}
+
+/// Every fixture file, sorted (with `PRODREADY_RULES` set, only those of the rules built).
 pub fn fixtures() -> Vec<Fixture> {
+    let only = only_rules();
     let mut files = Vec::new();
     for rule_dir in std::fs::read_dir(fixtures_dir()).expect("tests/fixtures") {
         let rule_dir = rule_dir.unwrap().path();
         if !rule_dir.is_dir() {
             continue;
+        }
+        if let Some(only) = &only {
+            let rule = rule_dir.file_name().unwrap().to_string_lossy();
+            if !only.iter().any(|r| *r == rule) {
+                continue;
+            }
         }
         for f in std::fs::read_dir(&rule_dir).unwrap() {
             let f = f.unwrap().path();
