@@ -22,7 +22,12 @@ const UNMANAGED_BY_DESIGN: &[&str] = &[
     "argocd.argoproj.io/hook",
 ];
 
-pub fn check_workload(object: &Object<'_>, w: &Workload<'_>, cx: &Cx<'_, Settings>, out: &mut Findings) {
+pub fn check_workload(
+    object: &Object<'_>,
+    w: &Workload<'_>,
+    cx: &Cx<'_, Settings>,
+    out: &mut Findings,
+) {
     // A ReplicaSet a Deployment owns (what admission sees on its creation) has the
     // Deployment's replicas and budget: the Deployment is the object to report on.
     if w.kind == WorkloadKind::ReplicaSet && object.meta.controller_owner().is_some() {
@@ -121,11 +126,24 @@ pub fn pdb_required(
 
 /// pdb-allows-drain, on a workload: its pods are selected by more than one PDB, which the
 /// Eviction API refuses outright.
-pub fn pdbs_overlap(object: &Object<'_>, w: &Workload<'_>, pdbs: &[&ContextObject], out: &mut Findings) {
+pub fn pdbs_overlap(
+    object: &Object<'_>,
+    w: &Workload<'_>,
+    pdbs: &[&ContextObject],
+    out: &mut Findings,
+) {
     if pdbs.len() < 2 {
         return;
     }
-    let names: Vec<&str> = pdbs.iter().map(|p| p.name()).collect();
+    let mut names: Vec<&str> = pdbs.iter().map(|p| p.name()).collect();
+    // The same message whatever order the host passed the context in; and one PDB written
+    // twice in a set (the same name in two files: the later apply replaces the earlier) is one
+    // budget in the cluster, not two.
+    names.sort_unstable();
+    names.dedup();
+    if names.len() < 2 {
+        return;
+    }
     out.report(
         &PDB_ALLOWS_DRAIN,
         w.pod_metadata_path("labels"),
@@ -195,7 +213,12 @@ fn rollout_replicas(w: &Workload<'_>, hpas: &[Autoscaler]) -> i32 {
 
 /// A rolling update's value resolved as the Deployment controller does
 /// (`GetScaledValueFromIntOrPercent`); `None` when the API server would refuse it.
-fn scaled(v: Option<&IntOrString>, default_percent: i32, total: i32, round_up: bool) -> Option<i64> {
+fn scaled(
+    v: Option<&IntOrString>,
+    default_percent: i32,
+    total: i32,
+    round_up: bool,
+) -> Option<i64> {
     let amount = match v {
         None => Amount::Percent(default_percent),
         Some(v) => match v {
@@ -234,12 +257,23 @@ pub fn rolling_update(
 ) {
     match &w.controller {
         Controller::Deployment(spec) => {
+            // One replica is down for every restart whatever the strategy, and controllers
+            // that must never run twice (external-dns, calico-kube-controllers) choose
+            // Recreate or maxSurge 0 on purpose: that cause is min-replicas'.
+            let replicas = rollout_replicas(w, hpas);
+            if replicas < 2 {
+                return;
+            }
             let strategy = spec.strategy.get_at(|| "spec.strategy".to_string());
-            let kind = strategy.and_then(|s| s.type_.as_deref()).unwrap_or("RollingUpdate");
+            let kind = strategy
+                .and_then(|s| s.type_.as_deref())
+                .unwrap_or("RollingUpdate");
             if kind == "Recreate" {
                 // A ReadWriteOnce claim cannot be attached to the new pod while the old one
                 // holds it: Recreate is the right strategy for such a Deployment.
-                if w.volumes().any(|(_, v)| v.has_source("persistentVolumeClaim")) {
+                if w.volumes()
+                    .any(|(_, v)| v.has_source("persistentVolumeClaim"))
+                {
                     return;
                 }
                 out.report(
@@ -256,14 +290,20 @@ pub fn rolling_update(
             if kind != "RollingUpdate" {
                 return;
             }
-            let replicas = rollout_replicas(w, hpas);
-            if replicas <= 0 {
-                return;
-            }
             let rolling = strategy.and_then(|s| s.rolling_update.as_ref());
             let (Some(surge), Some(mut unavailable)) = (
-                scaled(rolling.and_then(|r| r.max_surge.as_ref()), 25, replicas, true),
-                scaled(rolling.and_then(|r| r.max_unavailable.as_ref()), 25, replicas, false),
+                scaled(
+                    rolling.and_then(|r| r.max_surge.as_ref()),
+                    25,
+                    replicas,
+                    true,
+                ),
+                scaled(
+                    rolling.and_then(|r| r.max_unavailable.as_ref()),
+                    25,
+                    replicas,
+                    false,
+                ),
             ) else {
                 return;
             };
@@ -277,13 +317,11 @@ pub fn rolling_update(
                     &ROLLING_UPDATE,
                     "spec.strategy.rollingUpdate.maxUnavailable".to_string(),
                     format!(
-                        "{}'s rollout may take {unavailable} of its {replicas} pod{} out of \
-                         service at once (maxUnavailable resolves to {unavailable}{}), which is \
+                        "{}'s rollout may take {unavailable} of its {replicas} pods out of \
+                         service at once (maxUnavailable resolves to {unavailable}), which is \
                          every pod; set maxUnavailable below {replicas}, e.g. maxUnavailable: 0 \
                          with maxSurge: 1",
-                        object.display(),
-                        if replicas == 1 { "" } else { "s" },
-                        if surge == 0 { " with maxSurge 0" } else { "" }
+                        object.display()
                     ),
                 );
             }
@@ -329,7 +367,10 @@ pub fn no_bare_pods(object: &Object<'_>, w: &Workload<'_>, mode: Mode, out: &mut
         return;
     }
     let annotations = &object.meta.annotations;
-    if UNMANAGED_BY_DESIGN.iter().any(|a| annotations.contains_key(*a)) {
+    if UNMANAGED_BY_DESIGN
+        .iter()
+        .any(|a| annotations.contains_key(*a))
+    {
         return;
     }
     let owner = object.meta.controller_owner();
@@ -337,7 +378,7 @@ pub fn no_bare_pods(object: &Object<'_>, w: &Workload<'_>, mode: Mode, out: &mut
         // Admission: pods created by a controller carry its ownerReference.
         (Mode::Admission, Some(_)) => return,
         (Mode::Admission, None) => format!(
-            "Pod {} has no controller ownerReference: kubectl drain refuses to evict it without \
+            "{} has no controller ownerReference: kubectl drain refuses to evict it without \
              --force, and once it is deleted nothing recreates it on another node; run it as a \
              Deployment (or a Job for one-off work)",
             object.display()
@@ -351,7 +392,11 @@ pub fn no_bare_pods(object: &Object<'_>, w: &Workload<'_>, mode: Mode, out: &mut
             object.display()
         ),
     };
-    out.report(&NO_BARE_PODS, "metadata.ownerReferences".to_string(), message);
+    out.report(
+        &NO_BARE_PODS,
+        "metadata.ownerReferences".to_string(),
+        message,
+    );
 }
 
 // ---- PodDisruptionBudgets --------------------------------------------------------------------
@@ -363,14 +408,17 @@ pub fn check_pdb(object: &Object<'_>, pdb: &PdbObject, cx: &Cx<'_, Settings>, ou
     let min_amount = min.map(Amount::parse);
     let max_amount = max.map(Amount::parse);
     let mut valid = true;
-    for (field, value) in [("minAvailable", &min_amount), ("maxUnavailable", &max_amount)] {
+    for (field, value) in [
+        ("minAvailable", &min_amount),
+        ("maxUnavailable", &max_amount),
+    ] {
         if let Some(Err(why)) = value {
             valid = false;
             out.report(
                 &PDB_HAS_POLICY,
                 format!("spec.{field}"),
                 format!(
-                    "PodDisruptionBudget {}: {field} {why}, which the API server refuses; write \
+                    "{}: {field} {why}, which the API server refuses; write \
                      an integer of 0 or more, or a percentage up to \"100%\"",
                     object.display()
                 ),
@@ -383,7 +431,7 @@ pub fn check_pdb(object: &Object<'_>, pdb: &PdbObject, cx: &Cx<'_, Settings>, ou
                 &PDB_HAS_POLICY,
                 "spec.maxUnavailable".to_string(),
                 format!(
-                    "PodDisruptionBudget {} sets both minAvailable and maxUnavailable, which the \
+                    "{} sets both minAvailable and maxUnavailable, which the \
                      API server refuses (they are mutually exclusive); keep one, e.g. \
                      maxUnavailable: 1",
                     object.display()
@@ -395,7 +443,7 @@ pub fn check_pdb(object: &Object<'_>, pdb: &PdbObject, cx: &Cx<'_, Settings>, ou
                 &PDB_HAS_POLICY,
                 "spec".to_string(),
                 format!(
-                    "PodDisruptionBudget {} sets neither minAvailable nor maxUnavailable: the \
+                    "{} sets neither minAvailable nor maxUnavailable: the \
                      disruption controller then expects no pods and allows no disruption, so \
                      every eviction of the pods it selects is refused and kubectl drain hangs; \
                      set maxUnavailable: 1 (or a minAvailable)",
@@ -409,7 +457,7 @@ pub fn check_pdb(object: &Object<'_>, pdb: &PdbObject, cx: &Cx<'_, Settings>, ou
                 &PDB_ALLOWS_DRAIN,
                 "spec.maxUnavailable".to_string(),
                 format!(
-                    "PodDisruptionBudget {} sets maxUnavailable {m}: no pod it selects can ever \
+                    "{} sets maxUnavailable {m}: no pod it selects can ever \
                      be evicted, so every kubectl drain of their nodes hangs; allow at least one \
                      disruption, e.g. maxUnavailable: 1",
                     object.display()
@@ -425,11 +473,13 @@ pub fn check_pdb(object: &Object<'_>, pdb: &PdbObject, cx: &Cx<'_, Settings>, ou
 fn counted(o: &ContextObject) -> Option<Option<i32>> {
     let w = o.workload()?;
     match w.kind {
-        WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::ReplicationController => {
+        WorkloadKind::Deployment
+        | WorkloadKind::StatefulSet
+        | WorkloadKind::ReplicationController => Some(w.effective_replicas),
+        // Owned ReplicaSets are counted through their Deployment.
+        WorkloadKind::ReplicaSet if o.meta.controller_owner().is_none() => {
             Some(w.effective_replicas)
         }
-        // Owned ReplicaSets are counted through their Deployment.
-        WorkloadKind::ReplicaSet if o.meta.controller_owner().is_none() => Some(w.effective_replicas),
         WorkloadKind::DaemonSet => Some(None),
         // Pods, owned ReplicaSets, Jobs: not read at admission, so not counted here either.
         _ => None,
@@ -448,7 +498,7 @@ fn allows_drain_min(
             &PDB_ALLOWS_DRAIN,
             "spec.minAvailable".to_string(),
             format!(
-                "PodDisruptionBudget {} sets minAvailable \"100%\": no pod it selects can ever \
+                "{} sets minAvailable \"100%\": no pod it selects can ever \
                  be evicted, so every kubectl drain of their nodes hangs; allow at least one \
                  disruption, e.g. maxUnavailable: 1",
                 object.display()
@@ -461,10 +511,14 @@ fn allows_drain_min(
     }
     let version = prodready_sdk::object::split_api_version(&object.reference.api_version).1;
     let selector = pdb_selector_of(version, pdb.spec.as_ref());
-    let selected = cx.context.workloads_selected_by(object.namespace(), &selector);
+    let selected = cx
+        .context
+        .workloads_selected_by(object.namespace(), &selector);
     let index = HpaIndex::of(cx.context);
     let mut total: i64 = 0;
-    let mut names = Vec::new();
+    // Sorted (the same message whatever order the host passed the context in), and a workload
+    // written twice in a set counted once.
+    let mut names = std::collections::BTreeSet::new();
     for o in selected {
         let Some(count) = counted(o) else {
             continue;
@@ -481,8 +535,9 @@ fn allows_drain_min(
         {
             return;
         }
-        total = total.saturating_add(i64::from(replicas));
-        names.push(o.display());
+        if names.insert(o.display()) {
+            total = total.saturating_add(i64::from(replicas));
+        }
     }
     if names.is_empty() || total <= 0 {
         return;
@@ -494,12 +549,16 @@ fn allows_drain_min(
             &PDB_ALLOWS_DRAIN,
             "spec.minAvailable".to_string(),
             format!(
-                "PodDisruptionBudget {} keeps minAvailable {min} ({needed} pod{}) of the {total} \
+                "{} keeps minAvailable {min} ({needed} pod{}) of the {total} \
                  that {} run{}: no pod can ever be evicted, so kubectl drain hangs on their \
                  nodes; set minAvailable below {total}, or use maxUnavailable: 1",
                 object.display(),
                 if needed == 1 { "" } else { "s" },
-                names.join(" and "),
+                names
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
                 if names.len() == 1 { "s" } else { "" },
             ),
         );
@@ -552,19 +611,31 @@ mod tests {
     fn pdb_required_for_replicated_or_autoscaled_workloads() {
         let web = deployment("web", Some(3), json!({"app": "web"}));
         assert_eq!(ids(&web, &[]), ["pdb-required"]);
-        let covered = pdb("web", json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}));
-        assert!(ids(&web, &[covered.clone()]).is_empty());
+        let covered = pdb(
+            "web",
+            json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}),
+        );
+        assert!(ids(&web, std::slice::from_ref(&covered)).is_empty());
         // A PDB of another namespace does not cover it.
         let mut elsewhere = covered.clone();
         elsewhere["metadata"]["namespace"] = json!("ops");
         assert_eq!(ids(&web, &[elsewhere]), ["pdb-required"]);
         // policy/v1 `{}` selects every pod of the namespace; v1beta1 `{}` selects none.
-        assert!(ids(&web, &[pdb("all", json!({"maxUnavailable": 1, "selector": {}}))]).is_empty());
+        assert!(
+            ids(
+                &web,
+                &[pdb("all", json!({"maxUnavailable": 1, "selector": {}}))]
+            )
+            .is_empty()
+        );
         let mut beta = pdb("all", json!({"maxUnavailable": 1, "selector": {}}));
         beta["apiVersion"] = json!("policy/v1beta1");
         assert_eq!(ids(&web, &[beta]), ["pdb-required"]);
         // A nil selector selects nothing.
-        assert_eq!(ids(&web, &[pdb("nil", json!({"maxUnavailable": 1}))]), ["pdb-required"]);
+        assert_eq!(
+            ids(&web, &[pdb("nil", json!({"maxUnavailable": 1}))]),
+            ["pdb-required"]
+        );
         // One replica: no budget needed (min-replicas warns instead).
         let single = deployment("single", Some(1), json!({"app": "single"}));
         assert_eq!(ids(&single, &[]), ["min-replicas"]);
@@ -599,9 +670,17 @@ mod tests {
     #[test]
     fn overlapping_pdbs_block_every_eviction() {
         let web = deployment("web", Some(3), json!({"app": "web", "tier": "front"}));
-        let a = pdb("a", json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}));
-        let b = pdb("b", json!({"maxUnavailable": 1, "selector": {"matchLabels": {"tier": "front"}}}));
-        assert_eq!(ids(&web, &[a, b]), ["pdb-allows-drain"]);
+        let a = pdb(
+            "a",
+            json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}),
+        );
+        let b = pdb(
+            "b",
+            json!({"maxUnavailable": 1, "selector": {"matchLabels": {"tier": "front"}}}),
+        );
+        assert_eq!(ids(&web, &[a.clone(), b]), ["pdb-allows-drain"]);
+        // The same PDB written in two files of the set is one budget in the cluster.
+        assert!(ids(&web, &[a.clone(), a]).is_empty());
     }
 
     #[test]
@@ -611,17 +690,36 @@ mod tests {
         assert!(check(json!({"maxUnavailable": 1, "selector": sel})).is_empty());
         assert!(check(json!({"minAvailable": "50%", "selector": sel})).is_empty());
         assert_eq!(check(json!({"selector": sel})), ["pdb-has-policy"]);
-        assert_eq!(check(json!({"minAvailable": 1, "maxUnavailable": 1, "selector": sel})), ["pdb-has-policy"]);
-        assert_eq!(check(json!({"minAvailable": "50", "selector": sel})), ["pdb-has-policy"]);
-        assert_eq!(check(json!({"maxUnavailable": "150%", "selector": sel})), ["pdb-has-policy"]);
-        assert_eq!(check(json!({"maxUnavailable": 0, "selector": sel})), ["pdb-allows-drain"]);
-        assert_eq!(check(json!({"maxUnavailable": "0%", "selector": sel})), ["pdb-allows-drain"]);
-        assert_eq!(check(json!({"minAvailable": "100%", "selector": sel})), ["pdb-allows-drain"]);
+        assert_eq!(
+            check(json!({"minAvailable": 1, "maxUnavailable": 1, "selector": sel})),
+            ["pdb-has-policy"]
+        );
+        assert_eq!(
+            check(json!({"minAvailable": "50", "selector": sel})),
+            ["pdb-has-policy"]
+        );
+        assert_eq!(
+            check(json!({"maxUnavailable": "150%", "selector": sel})),
+            ["pdb-has-policy"]
+        );
+        assert_eq!(
+            check(json!({"maxUnavailable": 0, "selector": sel})),
+            ["pdb-allows-drain"]
+        );
+        assert_eq!(
+            check(json!({"maxUnavailable": "0%", "selector": sel})),
+            ["pdb-allows-drain"]
+        );
+        assert_eq!(
+            check(json!({"minAvailable": "100%", "selector": sel})),
+            ["pdb-allows-drain"]
+        );
         // Without a spec at all.
         let bare = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p"}});
         assert_eq!(ids(&bare, &[]), ["pdb-has-policy"]);
         // A float is not an IntOrString: the object does not parse.
-        let v = testing::evaluate::<Maintenance>(&pdb("p", json!({"minAvailable": 1.5})), &json!({}));
+        let v =
+            testing::evaluate::<Maintenance>(&pdb("p", json!({"minAvailable": 1.5})), &json!({}));
         assert!(v.error.is_some());
     }
 
@@ -630,15 +728,28 @@ mod tests {
         let sel = json!({"matchLabels": {"app": "web"}});
         let p = |min: Value| pdb("p", json!({"minAvailable": min, "selector": sel}));
         let web3 = deployment("web", Some(3), json!({"app": "web"}));
-        assert!(ids(&p(json!(2)), &[web3.clone()]).is_empty());
-        assert_eq!(ids(&p(json!(3)), &[web3.clone()]), ["pdb-allows-drain"]);
-        assert_eq!(ids(&p(json!(5)), &[web3.clone()]), ["pdb-allows-drain"]);
+        assert!(ids(&p(json!(2)), std::slice::from_ref(&web3)).is_empty());
+        assert_eq!(
+            ids(&p(json!(3)), std::slice::from_ref(&web3)),
+            ["pdb-allows-drain"]
+        );
+        assert_eq!(
+            ids(&p(json!(5)), std::slice::from_ref(&web3)),
+            ["pdb-allows-drain"]
+        );
         // 67% of 3 rounds up to 3.
-        assert_eq!(ids(&p(json!("67%")), &[web3.clone()]), ["pdb-allows-drain"]);
-        assert!(ids(&p(json!("66%")), &[web3.clone()]).is_empty());
+        assert_eq!(
+            ids(&p(json!("67%")), std::slice::from_ref(&web3)),
+            ["pdb-allows-drain"]
+        );
+        assert!(ids(&p(json!("66%")), std::slice::from_ref(&web3)).is_empty());
         // Without the workload, or with no context: nothing to compare with.
         assert!(ids(&p(json!(3)), &[]).is_empty());
-        assert!(testing::evaluate::<Maintenance>(&p(json!(3)), &json!({})).violations.is_empty());
+        assert!(
+            testing::evaluate::<Maintenance>(&p(json!(3)), &json!({}))
+                .violations
+                .is_empty()
+        );
         // Two Deployments selected: their replicas add up.
         let web_b = deployment("web-b", Some(2), json!({"app": "web"}));
         assert!(ids(&p(json!(3)), &[web3.clone(), web_b]).is_empty());
@@ -649,8 +760,12 @@ mod tests {
         let scaled = deployment("web", Some(3), json!({"app": "web"}));
         assert!(ids(&p(json!(3)), &[scaled, hpa("web", "web", 3, 6)]).is_empty());
         // A DaemonSet's pod count is unknown.
-        let ds = testing::object(WorkloadKind::DaemonSet, "agent", json!({"app": "web"}),
-            json!({"containers": [{"name": "a", "image": "r/a:1"}]}));
+        let ds = testing::object(
+            WorkloadKind::DaemonSet,
+            "agent",
+            json!({"app": "web"}),
+            json!({"containers": [{"name": "a", "image": "r/a:1"}]}),
+        );
         assert!(ids(&p(json!(3)), &[web3, ds]).is_empty());
     }
 
@@ -663,7 +778,10 @@ mod tests {
         assert_eq!(ids(&unset, &[hpa("web", "web", 2, 5)]), ["pdb-required"]);
         // An HPA of another target, or an HPA without apiVersion (the controller cannot
         // resolve it), does not manage it.
-        assert_eq!(ids(&unset, &[hpa("other", "other", 2, 5)]), ["min-replicas"]);
+        assert_eq!(
+            ids(&unset, &[hpa("other", "other", 2, 5)]),
+            ["min-replicas"]
+        );
         let mut no_group = hpa("web", "web", 2, 5);
         no_group["spec"]["scaleTargetRef"]
             .as_object_mut()
@@ -674,8 +792,12 @@ mod tests {
         assert!(ids(&parked, &[]).is_empty());
         assert!(ids_in(&one, json!({"minReplicas": 1}), &[]).is_empty());
         // StatefulSets and ReplicationControllers too; not DaemonSets.
-        let rc = testing::object(WorkloadKind::ReplicationController, "legacy", json!({"app": "legacy"}),
-            json!({"containers": [{"name": "a", "image": "r/a:1"}]}));
+        let rc = testing::object(
+            WorkloadKind::ReplicationController,
+            "legacy",
+            json!({"app": "legacy"}),
+            json!({"containers": [{"name": "a", "image": "r/a:1"}]}),
+        );
         assert_eq!(ids(&rc, &[]), ["min-replicas"]);
     }
 
@@ -684,38 +806,71 @@ mod tests {
         let with = |strategy: Value, replicas: Option<i32>| {
             let mut d = deployment("web", replicas, json!({"app": "web"}));
             d["spec"]["strategy"] = strategy;
-            let cover = pdb("web", json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}));
+            let cover = pdb(
+                "web",
+                json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}),
+            );
             ids(&d, &[cover])
         };
         assert!(with(json!({"type": "RollingUpdate"}), Some(3)).is_empty());
         assert!(with(json!({}), Some(3)).is_empty());
-        assert_eq!(with(json!({"type": "Recreate"}), Some(3)), ["rolling-update"]);
+        assert_eq!(
+            with(json!({"type": "Recreate"}), Some(3)),
+            ["rolling-update"]
+        );
         assert_eq!(
             with(json!({"rollingUpdate": {"maxUnavailable": 3}}), Some(3)),
             ["rolling-update"]
         );
         assert_eq!(
-            with(json!({"rollingUpdate": {"maxUnavailable": "100%"}}), Some(4)),
+            with(
+                json!({"rollingUpdate": {"maxUnavailable": "100%"}}),
+                Some(4)
+            ),
             ["rolling-update"]
         );
         assert!(with(json!({"rollingUpdate": {"maxUnavailable": "50%"}}), Some(3)).is_empty());
-        // One replica: the default 25% rounds down to 0 and surge up to 1: fine; maxSurge 0
-        // forces one unavailable pod, which is the only one.
+        // One replica: whatever the strategy, that cause is min-replicas'.
         assert_eq!(
             with(json!({"rollingUpdate": {"maxSurge": 0}}), Some(1)),
-            ["min-replicas", "rolling-update"]
+            ["min-replicas"]
+        );
+        assert_eq!(with(json!({"type": "Recreate"}), Some(1)), ["min-replicas"]);
+        // Two replicas, no surge: the fencepost allows one unavailable pod, not both.
+        assert!(
+            with(
+                json!({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}),
+                Some(2)
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            with(
+                json!({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 2}}),
+                Some(2)
+            ),
+            ["rolling-update"]
         );
         // Recreate with a claim: the right strategy for a ReadWriteOnce volume.
-        let mut db = deployment("db", Some(1), json!({"app": "db"}));
+        let mut db = deployment("db", Some(2), json!({"app": "db"}));
         db["spec"]["strategy"] = json!({"type": "Recreate"});
-        db["spec"]["template"]["spec"]["volumes"] = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}]);
-        assert_eq!(ids(&db, &[]), ["min-replicas"]);
+        db["spec"]["template"]["spec"]["volumes"] =
+            json!([{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}]);
+        let cover = pdb(
+            "db",
+            json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "db"}}}),
+        );
+        assert!(ids(&db, &[cover]).is_empty());
     }
 
     #[test]
     fn on_delete_unless_allowed() {
-        let mut ds = testing::object(WorkloadKind::DaemonSet, "agent", json!({"app": "agent"}),
-            json!({"containers": [{"name": "a", "image": "r/a:1"}]}));
+        let mut ds = testing::object(
+            WorkloadKind::DaemonSet,
+            "agent",
+            json!({"app": "agent"}),
+            json!({"containers": [{"name": "a", "image": "r/a:1"}]}),
+        );
         ds["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
         assert_eq!(ids(&ds, &[]), ["rolling-update"]);
         assert!(ids_in(&ds, json!({"allowOnDelete": true}), &[]).is_empty());
@@ -725,19 +880,34 @@ mod tests {
 
     #[test]
     fn bare_pods() {
-        let pod = testing::object(WorkloadKind::Pod, "debug", json!({"run": "debug"}),
-            json!({"containers": [{"name": "a", "image": "r/a:1"}]}));
+        let pod = testing::object(
+            WorkloadKind::Pod,
+            "debug",
+            json!({"run": "debug"}),
+            json!({"containers": [{"name": "a", "image": "r/a:1"}]}),
+        );
         assert_eq!(ids(&pod, &[]), ["no-bare-pods"]);
         let mut owned = pod.clone();
         owned["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-6d4f", "uid": "1", "controller": true}]);
         // In a manifest set, a Pod is a bare pod whatever it says.
         assert_eq!(ids(&owned, &[]), ["no-bare-pods"]);
-        let admit = |o: &Value| testing::ids(&testing::evaluate_with::<Maintenance>(o, &json!({}), Some(&[]), prodready_sdk::Mode::Admission)).into_iter().map(str::to_string).collect::<Vec<_>>();
+        let admit = |o: &Value| {
+            testing::ids(&testing::evaluate_with::<Maintenance>(
+                o,
+                &json!({}),
+                Some(&[]),
+                prodready_sdk::Mode::Admission,
+            ))
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+        };
         assert!(admit(&owned).is_empty());
         assert_eq!(admit(&pod), ["no-bare-pods"]);
         // An owner that is not the controller: drain treats the pod as unmanaged.
         let mut weak = pod.clone();
-        weak["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "1"}]);
+        weak["metadata"]["ownerReferences"] =
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "1"}]);
         assert_eq!(admit(&weak), ["no-bare-pods"]);
         let mut hook = pod.clone();
         hook["metadata"]["annotations"] = json!({"helm.sh/hook": "test"});

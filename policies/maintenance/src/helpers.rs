@@ -276,6 +276,11 @@ impl HpaIndex {
                 max_replicas: spec.max_replicas,
             });
         }
+        // Hosts pass the context in different orders (Gatekeeper's inventory is sorted by
+        // name): sort, so messages are the same everywhere.
+        for hpas in by_target.values_mut() {
+            hpas.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         HpaIndex { by_target }
     }
 
@@ -340,7 +345,10 @@ mod tests {
         assert_eq!(Amount::Percent(50).scaled_up(1), 1);
         assert_eq!(Amount::Percent(1).scaled_up(3), 1);
         assert_eq!(Amount::Percent(0).scaled_up(3), 0);
-        assert_eq!(Amount::Percent(100).scaled_up(i32::MAX), i64::from(i32::MAX));
+        assert_eq!(
+            Amount::Percent(100).scaled_up(i32::MAX),
+            i64::from(i32::MAX)
+        );
         assert_eq!(Amount::Count(2).scaled_up(7), 2);
     }
 

@@ -21,8 +21,7 @@ use prodready_sdk::metadata::{
     DAEMON_SET, DEPLOYMENT, POD, REPLICA_SET, REPLICATION_CONTROLLER, STATEFUL_SET,
 };
 use prodready_sdk::{
-    CREATE_UPDATE, Check, ContextResource, Cx, Findings, Object, Resource, Rule, RuleInfo,
-    Severity,
+    CREATE_UPDATE, Check, ContextResource, Cx, Findings, Object, Resource, Rule, RuleInfo, Severity,
 };
 
 use helpers::{HPA, PDB, PdbObject};
@@ -63,7 +62,7 @@ pub const MIN_REPLICAS: Check = Check {
 pub const ROLLING_UPDATE: Check = Check {
     id: "rolling-update",
     severity: Severity::Warning,
-    description: "A Deployment rolls out with RollingUpdate (Recreate stops every pod first, unless its pods mount a PersistentVolumeClaim) and a maxUnavailable below its replica count; a DaemonSet or StatefulSet does not use OnDelete unless allowOnDelete.",
+    description: "A Deployment of two or more replicas rolls out with RollingUpdate (Recreate stops every pod first; accepted when its pods mount a PersistentVolumeClaim) and a maxUnavailable below its replica count; a DaemonSet or StatefulSet does not use OnDelete unless allowOnDelete.",
     remediation: "Use strategy.type RollingUpdate with maxUnavailable below the replica count (e.g. maxUnavailable: 0 and maxSurge: 1); for DaemonSets and StatefulSets use updateStrategy.type RollingUpdate.",
     context: "Reads the HPA that scales a Deployment whose spec.replicas is unset, for the replica count maxUnavailable is resolved against; without one, 1 (the API default).",
 };

@@ -160,6 +160,9 @@ fn a_large_set_is_evaluated_in_linear_work() {
     assert_eq!(findings.get("pdb-required"), Some(&2000), "{findings:?}");
     assert_eq!(BUILT.with(|b| b.get()), 1, "the HPA index is built once");
     let examined = ctx.examined();
-    eprintln!("examined {examined} candidates for {} objects", objects.len());
+    eprintln!(
+        "examined {examined} candidates for {} objects",
+        objects.len()
+    );
     assert!(examined <= 10_000, "examined {examined} candidates");
 }

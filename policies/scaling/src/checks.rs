@@ -15,8 +15,8 @@ use crate::helpers::{
 };
 use crate::settings::Settings;
 use crate::{
-    HPA_MIN_MAX, HPA_PDB_CONSISTENT, HPA_REPLICAS_CONFLICT, HPA_TARGET_EXISTS,
-    HPA_TARGET_REQUESTS, SAFE_TO_EVICT,
+    HPA_MIN_MAX, HPA_PDB_CONSISTENT, HPA_REPLICAS_CONFLICT, HPA_TARGET_EXISTS, HPA_TARGET_REQUESTS,
+    SAFE_TO_EVICT,
 };
 
 // ---- workloads ------------------------------------------------------------------------------
@@ -148,12 +148,16 @@ pub fn hpa_min_max(object: &Object<'_>, spec: &HpaSpec, s: &Settings, out: &mut 
             &HPA_MIN_MAX,
             "spec.minReplicas".to_string(),
             format!(
-                "HorizontalPodAutoscaler {} may scale down to {min} replica{}{}: at low load a \
+                "{} may scale down to {min} replica{}{}: at low load a \
                  drain, a node scale-down or a node failure then takes the workload down; set \
                  minReplicas to at least {}",
                 object.display(),
                 if min == 1 { "" } else { "s" },
-                if spec.min_replicas.is_none() { " (minReplicas is unset, which means 1)" } else { "" },
+                if spec.min_replicas.is_none() {
+                    " (minReplicas is unset, which means 1)"
+                } else {
+                    ""
+                },
                 s.min_replicas
             ),
         );
@@ -163,7 +167,7 @@ pub fn hpa_min_max(object: &Object<'_>, spec: &HpaSpec, s: &Settings, out: &mut 
             &HPA_MIN_MAX,
             "spec.maxReplicas".to_string(),
             format!(
-                "HorizontalPodAutoscaler {} sets no maxReplicas, which the API server requires; \
+                "{} sets no maxReplicas, which the API server requires; \
                  set it above minReplicas ({min})",
                 object.display()
             ),
@@ -172,7 +176,7 @@ pub fn hpa_min_max(object: &Object<'_>, spec: &HpaSpec, s: &Settings, out: &mut 
             &HPA_MIN_MAX,
             "spec.maxReplicas".to_string(),
             format!(
-                "HorizontalPodAutoscaler {}'s maxReplicas ({max}) is below its minReplicas \
+                "{}'s maxReplicas ({max}) is below its minReplicas \
                  ({min}), which the API server refuses; set maxReplicas above {min}",
                 object.display()
             ),
@@ -181,7 +185,7 @@ pub fn hpa_min_max(object: &Object<'_>, spec: &HpaSpec, s: &Settings, out: &mut 
             &HPA_MIN_MAX,
             "spec.maxReplicas".to_string(),
             format!(
-                "HorizontalPodAutoscaler {}'s maxReplicas equals its minReplicas ({min}): it can \
+                "{}'s maxReplicas equals its minReplicas ({min}): it can \
                  never change the replica count; set maxReplicas above {min}, or drop the HPA \
                  and set spec.replicas",
                 object.display()
@@ -220,7 +224,7 @@ pub fn hpa_target_exists<'c>(
             &HPA_TARGET_EXISTS,
             "spec.scaleTargetRef".to_string(),
             format!(
-                "HorizontalPodAutoscaler {} names no scaleTargetRef kind and name, which the API \
+                "{} names no scaleTargetRef kind and name, which the API \
                  server requires; set scaleTargetRef to the workload to scale, e.g. apiVersion: \
                  apps/v1, kind: Deployment, name: web",
                 object.display()
@@ -232,14 +236,18 @@ pub fn hpa_target_exists<'c>(
     let api_version = target.api_version.as_deref().unwrap_or_default();
     if let Some((home, scalable)) = builtin(kind) {
         if group != home {
-            let wanted = if home.is_empty() { "v1".to_string() } else { format!("{home}/v1") };
+            let wanted = if home.is_empty() {
+                "v1".to_string()
+            } else {
+                format!("{home}/v1")
+            };
             let said = if api_version.is_empty() {
                 "is not set".to_string()
             } else {
                 format!("is {api_version}")
             };
             let message = format!(
-                "HorizontalPodAutoscaler {}'s scaleTargetRef.apiVersion {said}, but {kind} is \
+                "{}'s scaleTargetRef.apiVersion {said}, but {kind} is \
                  served by {wanted}: the HPA controller looks {kind} up in the API group the \
                  apiVersion names and cannot find its scale subresource; set apiVersion: {wanted}",
                 object.display()
@@ -247,9 +255,17 @@ pub fn hpa_target_exists<'c>(
             // An unset apiVersion is allowed by validation; the controller then fails at run
             // time (a warning: the field is optional in the API).
             if api_version.is_empty() {
-                out.warn(&HPA_TARGET_EXISTS, "spec.scaleTargetRef.apiVersion".to_string(), message);
+                out.warn(
+                    &HPA_TARGET_EXISTS,
+                    "spec.scaleTargetRef.apiVersion".to_string(),
+                    message,
+                );
             } else {
-                out.report(&HPA_TARGET_EXISTS, "spec.scaleTargetRef.apiVersion".to_string(), message);
+                out.report(
+                    &HPA_TARGET_EXISTS,
+                    "spec.scaleTargetRef.apiVersion".to_string(),
+                    message,
+                );
             }
             return None;
         }
@@ -258,7 +274,7 @@ pub fn hpa_target_exists<'c>(
                 &HPA_TARGET_EXISTS,
                 "spec.scaleTargetRef.kind".to_string(),
                 format!(
-                    "HorizontalPodAutoscaler {} targets a {kind}, which has no scale subresource: \
+                    "{} targets a {kind}, which has no scale subresource: \
                      the HPA can never scale it; target the Deployment, StatefulSet or ReplicaSet \
                      that runs the pods",
                     object.display()
@@ -268,7 +284,11 @@ pub fn hpa_target_exists<'c>(
         }
     }
     if !cx.has_context() {
-        for check in [&HPA_TARGET_EXISTS, &HPA_TARGET_REQUESTS, &HPA_PDB_CONSISTENT] {
+        for check in [
+            &HPA_TARGET_EXISTS,
+            &HPA_TARGET_REQUESTS,
+            &HPA_PDB_CONSISTENT,
+        ] {
             out.skip(
                 check,
                 format!("no context was given: whether {kind} {name} exists is unknown"),
@@ -290,7 +310,7 @@ pub fn hpa_target_exists<'c>(
         return None;
     }
     let message = format!(
-        "HorizontalPodAutoscaler {} scales {kind} {name}, and there is no {kind} named {name} \
+        "{} scales {kind} {name}, and there is no {kind} named {name} \
          in namespace {}: the HPA reports FailedGetScale and scales nothing; point \
          scaleTargetRef at the workload to scale (same namespace, kind and name)",
         object.display(),
@@ -304,7 +324,11 @@ pub fn hpa_target_exists<'c>(
             format!("{message} (a warning at admission: the target may be created after the HPA)"),
         );
     } else {
-        out.report(&HPA_TARGET_EXISTS, "spec.scaleTargetRef.name".to_string(), message);
+        out.report(
+            &HPA_TARGET_EXISTS,
+            "spec.scaleTargetRef.name".to_string(),
+            message,
+        );
     }
     None
 }
@@ -403,14 +427,25 @@ struct PodLevelPodSpec {
 fn pod_level_requests(target: &ContextObject, resource: &str) -> bool {
     target
         .get::<PodLevel>()
-        .and_then(|p| p.spec.as_ref()?.template.as_ref()?.spec.as_ref()?.resources.as_ref())
+        .and_then(|p| {
+            p.spec
+                .as_ref()?
+                .template
+                .as_ref()?
+                .spec
+                .as_ref()?
+                .resources
+                .as_ref()
+        })
         .is_some_and(|r| requests(r, resource))
 }
 
 /// Whether a container (or pod) requests the resource after the API server's defaulting: a
 /// request, or a limit (which becomes the request when none is set).
 fn requests(r: &ResourceRequirements, resource: &str) -> bool {
-    r.requests.as_ref().is_some_and(|m| m.contains_key(resource))
+    r.requests
+        .as_ref()
+        .is_some_and(|m| m.contains_key(resource))
         || r.limits.as_ref().is_some_and(|m| m.contains_key(resource))
 }
 
@@ -452,7 +487,7 @@ pub fn hpa_target_requests(
                 &HPA_TARGET_REQUESTS,
                 m.path.clone(),
                 format!(
-                    "HorizontalPodAutoscaler {}'s {} names container \"{name}\", which the pods \
+                    "{}'s {} names container \"{name}\", which the pods \
                      of {} do not run: the HPA cannot compute the metric and does not scale on \
                      it; name one of the target's containers",
                     object.display(),
@@ -464,7 +499,11 @@ pub fn hpa_target_requests(
         }
         let missing: Vec<&str> = measured
             .iter()
-            .filter(|c| !c.resources.as_ref().is_some_and(|r| requests(r, m.resource)))
+            .filter(|c| {
+                !c.resources
+                    .as_ref()
+                    .is_some_and(|r| requests(r, m.resource))
+            })
             .map(|c| c.name.as_str())
             .collect();
         if missing.is_empty() {
@@ -474,7 +513,7 @@ pub fn hpa_target_requests(
             &HPA_TARGET_REQUESTS,
             m.path.clone(),
             format!(
-                "HorizontalPodAutoscaler {}'s {} is a percentage of the pods' {res} requests, \
+                "{}'s {} is a percentage of the pods' {res} requests, \
                  but container{} {} of {} request{} no {res}: the HPA cannot compute the \
                  utilization and does not scale on this metric; set resources.requests.{res} on \
                  {}, or use an AverageValue target",
@@ -519,13 +558,17 @@ pub fn hpa_pdb_consistent(
         return;
     }
     let floor = cx.settings.min_replicas;
-    let pdbs = cx.context.selecting(
+    let mut pdbs = cx.context.selecting(
         PDB_GROUP,
         PDB_KIND,
         target.namespace(),
         &w.pod_labels,
         pdb_selector,
     );
+    // Findings in the same order whatever order the host passed the context in.
+    pdbs.sort_by(|a, b| a.name().cmp(b.name()));
+    // One PDB written twice in a set (the same name in two files) is one budget.
+    pdbs.dedup_by(|a, b| a.name() == b.name());
     for pdb in pdbs {
         let Some(pspec) = pdb.get::<PdbObject>().and_then(|p| p.spec.as_ref()) else {
             continue;
@@ -564,8 +607,8 @@ pub fn hpa_pdb_consistent(
             &HPA_PDB_CONSISTENT,
             "spec.minReplicas".to_string(),
             format!(
-                "PodDisruptionBudget {} keeps minAvailable {amount} ({needed} pod{}) of {} \
-                 available, and HorizontalPodAutoscaler {} scales it down to minReplicas {min}: \
+                "{} keeps minAvailable {amount} ({needed} pod{}) of {} \
+                 available, and {} scales it down to minReplicas {min}: \
                  at that size no pod can be evicted and kubectl drain hangs; keep minAvailable \
                  below {min} (or use maxUnavailable: 1), or raise minReplicas above {needed}",
                 pdb.display(),
@@ -634,62 +677,104 @@ mod tests {
     fn replicas_in_the_manifest_of_an_autoscaled_workload() {
         let fixed = deployment("web", Some(3), app(cpu()));
         let h = hpa("web", "web", json!({}));
-        assert_eq!(ids(&fixed, &[h.clone()]), ["hpa-replicas-conflict"]);
+        assert_eq!(
+            ids(&fixed, std::slice::from_ref(&h)),
+            ["hpa-replicas-conflict"]
+        );
         assert!(ids(&fixed, &[]).is_empty());
         let free = deployment("web", None, app(cpu()));
-        assert!(ids(&free, &[h.clone()]).is_empty());
+        assert!(ids(&free, std::slice::from_ref(&h)).is_empty());
         // Another kind or group with the same name is another target.
-        let mut sts = testing::object(WorkloadKind::StatefulSet, "web", json!({"app": "web"}),
-            json!({"containers": app(cpu())}));
+        let mut sts = testing::object(
+            WorkloadKind::StatefulSet,
+            "web",
+            json!({"app": "web"}),
+            json!({"containers": app(cpu())}),
+        );
         sts["spec"]["replicas"] = json!(3);
-        assert!(ids(&sts, &[h.clone()]).is_empty());
+        assert!(ids(&sts, std::slice::from_ref(&h)).is_empty());
         // Skipped without context, and at admission.
         let v = testing::evaluate::<Scaling>(&fixed, &json!({}));
-        assert_eq!(v.skipped_checks.first().map(|s| s.check.as_str()), Some("hpa-replicas-conflict"));
+        assert_eq!(
+            v.skipped_checks.first().map(|s| s.check.as_str()),
+            Some("hpa-replicas-conflict")
+        );
         let v = testing::evaluate_with::<Scaling>(&fixed, &json!({}), Some(&[h]), Mode::Admission);
         assert!(v.violations.is_empty());
-        assert_eq!(v.skipped_checks.first().map(|s| s.check.as_str()), Some("hpa-replicas-conflict"));
+        assert_eq!(
+            v.skipped_checks.first().map(|s| s.check.as_str()),
+            Some("hpa-replicas-conflict")
+        );
     }
 
     #[test]
     fn min_and_max() {
         let web = deployment("web", None, app(cpu()));
-        let check = |spec: Value| ids(&hpa("h", "web", spec), &[web.clone()]);
+        let check = |spec: Value| ids(&hpa("h", "web", spec), std::slice::from_ref(&web));
         assert!(check(json!({})).is_empty());
         assert_eq!(check(json!({"minReplicas": 1})), ["hpa-min-max"]);
         let mut unset = hpa("h", "web", json!({}));
         unset["spec"].as_object_mut().unwrap().remove("minReplicas");
-        assert_eq!(ids(&unset, &[web.clone()]), ["hpa-min-max"]);
+        assert_eq!(ids(&unset, std::slice::from_ref(&web)), ["hpa-min-max"]);
         assert_eq!(check(json!({"maxReplicas": 2})), ["hpa-min-max"]);
-        assert_eq!(check(json!({"minReplicas": 4, "maxReplicas": 3})), ["hpa-min-max"]);
-        assert!(ids_in(&hpa("h", "web", json!({"minReplicas": 1})), json!({"minReplicas": 1}), &[web]).is_empty());
+        assert_eq!(
+            check(json!({"minReplicas": 4, "maxReplicas": 3})),
+            ["hpa-min-max"]
+        );
+        assert!(
+            ids_in(
+                &hpa("h", "web", json!({"minReplicas": 1})),
+                json!({"minReplicas": 1}),
+                &[web]
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn targets() {
         let web = deployment("web", None, app(cpu()));
         let h = hpa("h", "web", json!({}));
-        assert!(ids(&h, &[web.clone()]).is_empty());
+        assert!(ids(&h, std::slice::from_ref(&web)).is_empty());
         assert_eq!(ids(&h, &[]), ["hpa-target-exists"]);
         // Another namespace.
         let mut elsewhere = web.clone();
         elsewhere["metadata"]["namespace"] = json!("ops");
         assert_eq!(ids(&h, &[elsewhere]), ["hpa-target-exists"]);
         // A DaemonSet cannot be scaled; an old group is not served.
-        let ds = hpa("h", "web", json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "web"}}));
+        let ds = hpa(
+            "h",
+            "web",
+            json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "web"}}),
+        );
         assert_eq!(ids(&ds, &[]), ["hpa-target-exists"]);
-        let old = hpa("h", "web", json!({"scaleTargetRef": {"apiVersion": "extensions/v1beta1", "kind": "Deployment", "name": "web"}}));
-        assert_eq!(ids(&old, &[web.clone()]), ["hpa-target-exists"]);
+        let old = hpa(
+            "h",
+            "web",
+            json!({"scaleTargetRef": {"apiVersion": "extensions/v1beta1", "kind": "Deployment", "name": "web"}}),
+        );
+        assert_eq!(ids(&old, std::slice::from_ref(&web)), ["hpa-target-exists"]);
         // No apiVersion: a warning.
-        let bare = hpa("h", "web", json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}}));
-        let v = testing::evaluate_in::<Scaling>(&bare, &json!({}), &[web.clone()]);
+        let bare = hpa(
+            "h",
+            "web",
+            json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}}),
+        );
+        let v = testing::evaluate_in::<Scaling>(&bare, &json!({}), std::slice::from_ref(&web));
         assert_eq!(testing::ids(&v), ["hpa-target-exists"]);
         assert!(v.allowed);
         // A custom resource: skipped when absent.
-        let rollout = hpa("h", "web", json!({"scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "web"}}));
+        let rollout = hpa(
+            "h",
+            "web",
+            json!({"scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "web"}}),
+        );
         let v = testing::evaluate_in::<Scaling>(&rollout, &json!({}), &[]);
         assert!(v.violations.is_empty());
-        assert_eq!(v.skipped_checks.first().map(|s| s.check.as_str()), Some("hpa-target-exists"));
+        assert_eq!(
+            v.skipped_checks.first().map(|s| s.check.as_str()),
+            Some("hpa-target-exists")
+        );
         // At admission, a missing target is a warning.
         let v = testing::evaluate_with::<Scaling>(&h, &json!({}), Some(&[]), Mode::Admission);
         assert_eq!(testing::ids(&v), ["hpa-target-exists"]);
@@ -705,9 +790,17 @@ mod tests {
         let cpu_util = json!({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]});
         let mem_util = json!({"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 70}}}]});
         let mem_value = json!({"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}}]});
-        let with = |containers: Value, spec: Value| ids(&hpa("h", "web", spec), &[deployment("web", None, containers)]);
+        let with = |containers: Value, spec: Value| {
+            ids(
+                &hpa("h", "web", spec),
+                &[deployment("web", None, containers)],
+            )
+        };
         assert!(with(app(cpu()), cpu_util.clone()).is_empty());
-        assert_eq!(with(app(json!({})), cpu_util.clone()), ["hpa-target-requests"]);
+        assert_eq!(
+            with(app(json!({})), cpu_util.clone()),
+            ["hpa-target-requests"]
+        );
         assert_eq!(with(app(cpu()), mem_util.clone()), ["hpa-target-requests"]);
         assert!(with(app(cpu()), mem_value).is_empty());
         // A limit alone becomes the request.
@@ -719,8 +812,12 @@ mod tests {
             {"name": "migrate", "image": "r/m:1"},
             {"name": "proxy", "image": "r/p:1", "restartPolicy": "Always"}
         ]);
-        assert_eq!(ids(&hpa("h", "web", cpu_util.clone()), &[d.clone()]), ["hpa-target-requests"]);
-        d["spec"]["template"]["spec"]["initContainers"][1]["resources"] = json!({"requests": {"cpu": "10m"}});
+        assert_eq!(
+            ids(&hpa("h", "web", cpu_util.clone()), &[d.clone()]),
+            ["hpa-target-requests"]
+        );
+        d["spec"]["template"]["spec"]["initContainers"][1]["resources"] =
+            json!({"requests": {"cpu": "10m"}});
         assert!(ids(&hpa("h", "web", cpu_util.clone()), &[d]).is_empty());
         // No metrics: 80% cpu by default.
         assert_eq!(with(app(json!({})), json!({})), ["hpa-target-requests"]);
@@ -738,25 +835,49 @@ mod tests {
         // autoscaling/v1 and v2beta1 shapes.
         let mut v1 = hpa("h", "web", json!({"targetCPUUtilizationPercentage": 50}));
         v1["apiVersion"] = json!("autoscaling/v1");
-        assert_eq!(ids(&v1, &[deployment("web", None, app(json!({})))]), ["hpa-target-requests"]);
+        assert_eq!(
+            ids(&v1, &[deployment("web", None, app(json!({})))]),
+            ["hpa-target-requests"]
+        );
         assert!(ids(&v1, &[deployment("web", None, app(cpu()))]).is_empty());
-        let mut beta1 = hpa("h", "web", json!({"metrics": [{"type": "Resource", "resource": {"name": "memory", "targetAverageUtilization": 60}}]}));
+        let mut beta1 = hpa(
+            "h",
+            "web",
+            json!({"metrics": [{"type": "Resource", "resource": {"name": "memory", "targetAverageUtilization": 60}}]}),
+        );
         beta1["apiVersion"] = json!("autoscaling/v2beta1");
-        assert_eq!(ids(&beta1, &[deployment("web", None, app(cpu()))]), ["hpa-target-requests"]);
+        assert_eq!(
+            ids(&beta1, &[deployment("web", None, app(cpu()))]),
+            ["hpa-target-requests"]
+        );
     }
 
     #[test]
     fn budgets_against_min_replicas() {
         let web = deployment("web", None, app(cpu()));
-        let budget = |min: Value| pdb("web", json!({"minAvailable": min, "selector": {"matchLabels": {"app": "web"}}}));
+        let budget = |min: Value| {
+            pdb(
+                "web",
+                json!({"minAvailable": min, "selector": {"matchLabels": {"app": "web"}}}),
+            )
+        };
         let h = hpa("h", "web", json!({"minReplicas": 3}));
         assert!(ids(&h, &[web.clone(), budget(json!(2))]).is_empty());
-        assert_eq!(ids(&h, &[web.clone(), budget(json!(3))]), ["hpa-pdb-consistent"]);
-        assert_eq!(ids(&h, &[web.clone(), budget(json!("67%"))]), ["hpa-pdb-consistent"]);
+        assert_eq!(
+            ids(&h, &[web.clone(), budget(json!(3))]),
+            ["hpa-pdb-consistent"]
+        );
+        assert_eq!(
+            ids(&h, &[web.clone(), budget(json!("67%"))]),
+            ["hpa-pdb-consistent"]
+        );
         assert!(ids(&h, &[web.clone(), budget(json!("66%"))]).is_empty());
         // "100%" and maxUnavailable are maintenance's.
         assert!(ids(&h, &[web.clone(), budget(json!("100%"))]).is_empty());
-        let max0 = pdb("web", json!({"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}}}));
+        let max0 = pdb(
+            "web",
+            json!({"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}}}),
+        );
         assert!(ids(&h, &[web.clone(), max0]).is_empty());
         // A budget over two workloads counts both.
         let mut other = deployment("web-b", Some(3), app(cpu()));
@@ -767,26 +888,41 @@ mod tests {
         assert_eq!(ids(&low, &[web.clone(), budget(json!(1))]), ["hpa-min-max"]);
         // ... unless hpa-min-max is off.
         assert_eq!(
-            ids_in(&low, json!({"severity": {"hpa-min-max": "off"}}), &[web.clone(), budget(json!(1))]),
+            ids_in(
+                &low,
+                json!({"severity": {"hpa-min-max": "off"}}),
+                &[web.clone(), budget(json!(1))]
+            ),
             ["hpa-pdb-consistent"]
         );
         // ... or its fix would not help.
-        assert_eq!(ids(&low, &[web, budget(json!(2))]), ["hpa-min-max", "hpa-pdb-consistent"]);
+        assert_eq!(
+            ids(&low, &[web, budget(json!(2))]),
+            ["hpa-min-max", "hpa-pdb-consistent"]
+        );
     }
 
     #[test]
     fn safe_to_evict_false() {
         let mut d = deployment("web", None, app(cpu()));
-        d["spec"]["template"]["metadata"]["annotations"] = json!({"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"});
+        d["spec"]["template"]["metadata"]["annotations"] =
+            json!({"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"});
         assert_eq!(ids(&d, &[]), ["safe-to-evict"]);
         assert!(ids_in(&d, json!({"safeToEvictNamespaces": ["shop"]}), &[]).is_empty());
-        d["spec"]["template"]["metadata"]["annotations"] = json!({"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"});
+        d["spec"]["template"]["metadata"]["annotations"] =
+            json!({"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"});
         assert!(ids(&d, &[]).is_empty());
-        d["spec"]["template"]["metadata"]["annotations"] = json!({"karpenter.sh/do-not-disrupt": "true"});
+        d["spec"]["template"]["metadata"]["annotations"] =
+            json!({"karpenter.sh/do-not-disrupt": "true"});
         assert_eq!(ids(&d, &[]), ["safe-to-evict"]);
-        let mut job = testing::object(WorkloadKind::Job, "batch", json!({"app": "batch"}),
-            json!({"restartPolicy": "Never", "containers": [{"name": "a", "image": "r/a:1"}]}));
-        job["spec"]["template"]["metadata"]["annotations"] = json!({"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"});
+        let mut job = testing::object(
+            WorkloadKind::Job,
+            "batch",
+            json!({"app": "batch"}),
+            json!({"restartPolicy": "Never", "containers": [{"name": "a", "image": "r/a:1"}]}),
+        );
+        job["spec"]["template"]["metadata"]["annotations"] =
+            json!({"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"});
         assert!(ids(&job, &[]).is_empty());
     }
 }

@@ -22,8 +22,7 @@ use prodready_sdk::metadata::{
     CRON_JOB, DAEMON_SET, DEPLOYMENT, JOB, POD, REPLICA_SET, REPLICATION_CONTROLLER, STATEFUL_SET,
 };
 use prodready_sdk::{
-    CREATE_UPDATE, Check, ContextResource, Cx, Findings, Object, Resource, Rule, RuleInfo,
-    Severity,
+    CREATE_UPDATE, Check, ContextResource, Cx, Findings, Object, Resource, Rule, RuleInfo, Severity,
 };
 
 use helpers::{HPA, HpaObject, PDB};

@@ -82,8 +82,7 @@ mod tests {
         let r: Result<Settings, _> =
             serde_json::from_value(serde_json::json!({"safeToEvict": ["x"]}));
         assert!(r.is_err());
-        let s: Settings =
-            serde_json::from_value(serde_json::json!({"minReplicas": 3})).unwrap();
+        let s: Settings = serde_json::from_value(serde_json::json!({"minReplicas": 3})).unwrap();
         assert_eq!(s.min_replicas, 3);
         assert!(s.safe_to_evict_namespaces.is_empty());
     }

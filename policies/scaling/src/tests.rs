@@ -115,7 +115,11 @@ fn a_large_set_is_evaluated_in_linear_work() {
     let objects = large_set();
     let count = |kind: &str| objects.iter().filter(|o| o["kind"] == kind).count();
     assert_eq!(
-        (objects.len(), count("PodDisruptionBudget"), count("HorizontalPodAutoscaler")),
+        (
+            objects.len(),
+            count("PodDisruptionBudget"),
+            count("HorizontalPodAutoscaler")
+        ),
         (10_000, 2000, 2000)
     );
     let ctx = Context::from_json(&json!({ "objects": objects }).to_string()).unwrap();
@@ -132,6 +136,9 @@ fn a_large_set_is_evaluated_in_linear_work() {
     assert_eq!(BUILT.with(|b| b.get()), 1, "the HPA index is built once");
     // 1,000 HPAs with a PDB: one PDB candidate and one workload candidate each.
     let examined = ctx.examined();
-    eprintln!("examined {examined} candidates for {} objects", objects.len());
+    eprintln!(
+        "examined {examined} candidates for {} objects",
+        objects.len()
+    );
     assert!(examined <= 10_000, "examined {examined} candidates");
 }
