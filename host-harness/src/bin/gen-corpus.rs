@@ -4,6 +4,13 @@
 //! `managedFields`, as multi-document YAML on stdout.
 //!
 //!     cargo run --release --bin gen-corpus -- --objects 10000 --seed 42 > corpus-10k.yaml
+//!
+//! `--pdbs N --hpas M` (the cross-object mix): N PodDisruptionBudgets and M
+//! HorizontalPodAutoscalers, each over one of the generated Deployments (PDBs from the first
+//! Deployment on, HPAs from the last one back, so some Deployments have both), within the same
+//! `--objects` total:
+//!
+//!     cargo run --release --bin gen-corpus -- --objects 10000 --pdbs 2000 --hpas 2000 > mix.yaml
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -262,25 +269,105 @@ fn scalar(v: &Value) -> String {
     }
 }
 
+/// A generated Deployment a PDB or HPA can point at: namespace, name, pod labels.
+struct Target {
+    namespace: String,
+    name: String,
+    labels: Value,
+}
+
+fn targets(generated: &[Value]) -> Vec<Target> {
+    generated
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .map(|o| Target {
+            namespace: o["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            name: o["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            labels: o["spec"]["selector"]["matchLabels"].clone(),
+        })
+        .collect()
+}
+
+/// A PDB over a Deployment's pods: mostly `maxUnavailable: 1`, some `minAvailable: 1`.
+fn pdb_for(r: &mut Rng, t: &Target) -> Value {
+    let mut spec = json!({"selector": {"matchLabels": t.labels}});
+    if r.chance(70) {
+        spec["maxUnavailable"] = json!(1);
+    } else {
+        spec["minAvailable"] = json!(1);
+    }
+    json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+           "metadata": {"name": format!("{}-pdb", t.name), "namespace": t.namespace, "labels": {"app.kubernetes.io/name": t.name}},
+           "spec": spec})
+}
+
+/// An HPA scaling a Deployment on cpu (sometimes memory) utilisation.
+fn hpa_for(r: &mut Rng, t: &Target) -> Value {
+    let mut metrics = vec![
+        json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60 + r.below(25)}}}),
+    ];
+    if r.chance(30) {
+        metrics.push(json!({"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}}}));
+    }
+    json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": format!("{}-hpa", t.name), "namespace": t.namespace, "labels": {"app.kubernetes.io/name": t.name}},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": t.name},
+                    "minReplicas": 2 + r.below(2), "maxReplicas": 10 + r.below(20), "metrics": metrics}})
+}
+
+fn arg<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, default: T) -> T {
+    args.next().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn main() {
     let mut objects = 1000usize;
     let mut seed = 42u64;
+    let mut pdbs = 0usize;
+    let mut hpas = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--objects" => objects = args.next().and_then(|v| v.parse().ok()).unwrap_or(objects),
-            "--seed" => seed = args.next().and_then(|v| v.parse().ok()).unwrap_or(seed),
+            "--objects" => objects = arg(&mut args, objects),
+            "--seed" => seed = arg(&mut args, seed),
+            "--pdbs" => pdbs = arg(&mut args, pdbs),
+            "--hpas" => hpas = arg(&mut args, hpas),
             _ => {
-                eprintln!("usage: gen-corpus [--objects N] [--seed S]");
+                eprintln!("usage: gen-corpus [--objects N] [--seed S] [--pdbs N] [--hpas N]");
                 std::process::exit(2);
             }
         }
     }
     let mut r = Rng(seed);
+    let mixed = objects.saturating_sub(pdbs.saturating_add(hpas));
+    let generated: Vec<Value> = (0..mixed).map(|i| object(&mut r, i)).collect();
+    let mut extra = Vec::new();
+    if pdbs > 0 || hpas > 0 {
+        let targets = targets(&generated);
+        if targets.is_empty() {
+            eprintln!("gen-corpus: no Deployment to point PDBs and HPAs at; raise --objects");
+            std::process::exit(2);
+        }
+        for i in 0..pdbs {
+            if let Some(t) = targets.get(i % targets.len()) {
+                extra.push(pdb_for(&mut r, t));
+            }
+        }
+        for i in 0..hpas {
+            if let Some(t) = targets.get(targets.len() - 1 - i % targets.len()) {
+                extra.push(hpa_for(&mut r, t));
+            }
+        }
+    }
     let mut out = String::with_capacity(objects * 2048);
-    for i in 0..objects {
+    for o in generated.iter().chain(&extra) {
         out.push_str("---\n");
-        yaml(&mut out, &object(&mut r, i), 0);
+        yaml(&mut out, o, 0);
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }

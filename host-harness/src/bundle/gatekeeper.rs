@@ -727,6 +727,20 @@ pub fn service() -> Value {
     })
 }
 
+/// The provider's PodDisruptionBudget: drains and node upgrades evict its two replicas one at
+/// a time, so admission keeps an answer (the maintenance rule's pdb-required).
+pub fn pdb() -> Value {
+    json!({
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": SERVICE, "namespace": NAMESPACE, "labels": labels()},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": SERVICE}},
+        },
+    })
+}
+
 /// Gatekeeper's `Config` syncing what the rules read from the cluster into `data.inventory`.
 /// Gatekeeper reads only the `Config` named `config` in its namespace: merge this into yours
 /// if you have one.
@@ -783,7 +797,7 @@ pub fn shared(
     );
     files.insert(
         "deployment.yaml".to_string(),
-        documents(&[deployment(version), service()])?,
+        documents(&[deployment(version), service(), pdb()])?,
     );
     files.insert(
         "sync.yaml".to_string(),
