@@ -3,13 +3,20 @@
 macro_rules! every_rule {
     ($m:ident) => {
         vec![
+            $m!(prodready_ci_cd),
             $m!(prodready_config_injection),
+            $m!(prodready_external_traffic),
             $m!(prodready_graceful_shutdown),
             $m!(prodready_health_check),
             $m!(prodready_initial_processing),
+            $m!(prodready_maintenance),
+            $m!(prodready_manifest_management),
             $m!(prodready_observability),
             $m!(prodready_resource_management),
+            $m!(prodready_scaling),
+            $m!(prodready_scheduling),
             $m!(prodready_security),
+            $m!(prodready_stateful_application),
             $m!(prodready_tuning),
         ]
     };

@@ -295,11 +295,22 @@ pub fn serving_deployment(name: &str, namespace: &str) -> Value {
 /// The AdmissionRequest of a CREATE of a Deployment (what Kubewarden's payload and Gatekeeper's
 /// `input.review` carry), with the fields the API server fills in.
 pub fn admission_request(object: &Value) -> Value {
+    let api_version = object["apiVersion"].as_str().unwrap_or("apps/v1");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let kind = object["kind"].as_str().unwrap_or("Deployment");
+    let lower = kind.to_ascii_lowercase();
+    let resource = if lower.ends_with('s') {
+        format!("{lower}es")
+    } else if let Some(stem) = lower.strip_suffix('y') {
+        format!("{stem}ies")
+    } else {
+        format!("{lower}s")
+    };
     serde_json::json!({
         "uid": "0a1b",
-        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": resource},
+        "requestKind": {"group": group, "version": version, "kind": kind},
         "name": object["metadata"]["name"],
         "namespace": object["metadata"]["namespace"],
         "operation": "CREATE",
@@ -341,4 +352,61 @@ pub fn inventory(docs: &[Value]) -> Value {
         }
     }
     inv
+}
+
+/// The modules that evaluate objects of this group and kind (generic tests built around a
+/// Deployment hold for the rules that read Deployments; the others skip it, which
+/// `kinds_a_module_does_not_handle_are_skipped_cleanly` covers).
+pub fn modules_handling(group: &str, kind: &str) -> Vec<&'static RuleModule> {
+    modules()
+        .iter()
+        .filter(|m| m.metadata().handles(group, "v1", kind))
+        .collect()
+}
+
+/// An object of the rule's own fixtures that its module denies on its own (no context,
+/// manifest mode), with the settings of its fixture file (`{}` for the defaults), for the
+/// generic tests that need a violation: every rule has one (the catalogue test asks each
+/// check for a failing fixture object, and some check of every rule fails without other
+/// objects).
+pub fn denied_object(m: &RuleModule) -> (Value, serde_json::Map<String, Value>) {
+    let mut files: Vec<Fixture> = fixtures()
+        .into_iter()
+        .filter(|f| f.header.rule == m.id())
+        .collect();
+    // The defaults first.
+    files.sort_by_key(|f| f.header.settings.is_some());
+    for f in &files {
+        let settings = match &f.header.settings {
+            Some(Value::Object(s)) => s.clone(),
+            _ => serde_json::Map::new(),
+        };
+        for doc in &f.documents {
+            let input = serde_json::json!({"request": {"object": doc.value}, "settings": settings})
+                .to_string();
+            let v = m.evaluate(host(), input.as_bytes());
+            if !v.allowed && v.error.is_none() && !v.violations.is_empty() {
+                return (doc.value.clone(), settings);
+            }
+        }
+    }
+    panic!(
+        "{}: no fixture object is denied on its own (no context)",
+        m.id()
+    )
+}
+
+/// An object the rule cannot read: for the rules that read Deployments one whose containers
+/// are not a list; for the others the rule's own denied object with a metadata that is not a
+/// map. Every rule must answer it with an invalid-object error.
+pub fn unreadable_object(m: &RuleModule) -> Value {
+    if m.metadata().handles("apps", "v1", "Deployment") {
+        let mut broken = deployment("web", "shop");
+        broken["spec"]["template"]["spec"]["containers"] = serde_json::json!({"not": "a list"});
+        broken
+    } else {
+        let (mut broken, _) = denied_object(m);
+        broken["metadata"] = serde_json::json!(["not", "a", "map"]);
+        broken
+    }
 }

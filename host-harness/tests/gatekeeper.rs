@@ -1065,23 +1065,34 @@ fn the_provider_deployment_passes_our_own_rules() {
     for r in &reports {
         for (rule, v) in &r.verdicts {
             assert!(v.error.is_none(), "{rule}: {:?}", v.error);
+            // The one finding it keeps: no priorityClassName (a warning), because the class
+            // is the platform's to choose; the install docs say to patch it in.
+            let violations: Vec<_> = v
+                .violations
+                .iter()
+                .filter(|x| {
+                    !(x.check == "priority-class"
+                        && x.severity == prodready_sdk::Severity::Warning
+                        && x.message.starts_with("no priorityClassName"))
+                })
+                .collect();
             assert!(
-                v.violations.is_empty() && v.exempted.is_empty(),
+                violations.is_empty() && v.exempted.is_empty(),
                 "{} {}: {rule}: {:?} {:?}",
                 r.object.kind,
                 r.object.name,
                 v.violations,
                 v.exempted
             );
-            if v.skipped.is_none() {
+            if v.skipped.is_none() && r.object.kind == "Deployment" {
                 evaluated += 1;
             }
         }
     }
     assert_eq!(
         evaluated,
-        common::modules().len(),
-        "every rule evaluated the Deployment"
+        common::modules_handling("apps", "Deployment").len(),
+        "every rule that reads Deployments evaluated it"
     );
     let deployment: Value = serde_saphyr::from_str(text.split("\n---\n").next().unwrap()).unwrap();
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];

@@ -359,9 +359,8 @@ fn validate_settings_and_protocol_version_answer_as_kubewarden_expects() {
 #[test]
 fn an_error_verdict_never_accepts_whatever_the_settings() {
     // Fail-closed even in audit mode: audit reports violations, not unreadable input.
-    let mut broken = common::deployment("web", "shop");
-    broken["spec"]["template"]["spec"]["containers"] = json!(7);
     for (id, w) in wapc_modules() {
+        let broken = common::unreadable_object(common::module(id));
         let r = w
             .validate(&request(&broken, json!({"audit": true})), Arc::default())
             .unwrap();
@@ -669,10 +668,6 @@ fn context_requests_list_cluster_scoped_kinds_cluster_wide() {
         "priorityclasses",
     );
     const SVC: Resource = Resource::namespaced("", &["v1"], "Service", "services");
-    const ING: Resource =
-        Resource::namespaced("networking.k8s.io", &["v1"], "Ingress", "ingresses");
-    const OLD_ING: Resource =
-        Resource::namespaced("extensions", &["v1beta1"], "Ingress", "ingresses");
     const INFO: RuleInfo = RuleInfo {
         number: 10,
         id: "probe",

@@ -28,6 +28,20 @@ fn rules() -> &'static [&'static str] {
     RULES.get_or_init(common::native_ids)
 }
 
+/// The rules whose checks the generator below is built to reach (workloads with ports,
+/// probes, quantities, hooks, grace periods, shells and Services): every property holds for
+/// every rule, but `generated_cases_reach_every_check` asks only these rules' checks to fail
+/// on some generated case. The other rules' checks are reached by their fixtures (the
+/// catalogue test asks each check for a failing and a passing fixture object).
+const GENERATED_FOR: &[&str] = &["graceful-shutdown", "health-check", "resource-management"];
+
+/// Whether a rule reads objects of the workload's kind (its metadata's resource rules).
+fn reads(rule: &str, w: &Workload) -> bool {
+    common::module(rule)
+        .metadata()
+        .handles(w.group, "v1", w.kind)
+}
+
 /// Check ids of a rule, from its native metadata.
 fn check_ids(id: &str) -> &'static [String] {
     static IDS: OnceLock<BTreeMap<&'static str, Vec<String>>> = OnceLock::new();
@@ -831,8 +845,16 @@ proptest! {
                     "{rule}: DELETE was evaluated"
                 );
                 prop_assert!(verdict.violations.is_empty());
-            } else {
+            } else if reads(rule, &case.workload) {
                 prop_assert!(verdict.skipped.is_none(), "{rule}: skipped {:?}", verdict.skipped);
+            } else {
+                // A rule that does not read this kind skips it (or refuses what it cannot parse).
+                prop_assert!(
+                    verdict.skipped.is_some() || verdict.error.is_some(),
+                    "{rule}: judged a {} it does not read",
+                    case.workload.kind
+                );
+                prop_assert!(verdict.violations.is_empty());
             }
             prop_assert_eq!((native.evaluate)(&env), bytes, "{}: not deterministic", rule);
         }
@@ -893,7 +915,11 @@ fn generated_cases_reach_every_check() {
         }
     }
     let total = CASES as usize * rules().len();
-    for rule in rules().iter().copied() {
+    for rule in rules()
+        .iter()
+        .copied()
+        .filter(|r| GENERATED_FOR.contains(r))
+    {
         for check in check_ids(rule) {
             assert!(
                 failed.contains_key(&format!("{rule}/{check}")),

@@ -653,7 +653,9 @@ fn labels() -> Value {
 }
 
 /// The provider's Deployment: the CLI image serving `serve gatekeeper-provider`, held to the
-/// project's own rules (`prodready check bundles/gatekeeper/deployment.yaml` is clean).
+/// project's own rules (`prodready check bundles/gatekeeper/deployment.yaml` reports no
+/// error, and one warning: no priorityClassName, since which class fits is the platform's
+/// choice — set it with a kustomize patch).
 pub fn deployment(version: &str) -> Value {
     let probe = |path: &str, period: u32, failures: u32| {
         json!({
@@ -675,6 +677,14 @@ pub fn deployment(version: &str) -> Value {
                 "spec": {
                     "automountServiceAccountToken": false,
                     "terminationGracePeriodSeconds": 30,
+                    // The two replicas on different nodes where it can be: one node's drain
+                    // or failure leaves Gatekeeper a provider to call.
+                    "topologySpreadConstraints": [{
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": SERVICE}},
+                    }],
                     "securityContext": {
                         "runAsNonRoot": true,
                         "runAsUser": 65532,

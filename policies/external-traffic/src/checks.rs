@@ -252,11 +252,13 @@ pub fn check_ingress(
 pub fn ingress_host(spec: &IngressSpec, s: &Settings, out: &mut Findings) {
     for (i, r) in spec.rules().iter().enumerate() {
         match r.host.as_deref().filter(|h| !h.is_empty()) {
-            None => out.report(
+            // The docs' own minimal Ingress has a host-less rule, and controllers that give
+            // every Ingress its own load balancer (ALB, GCE) make it the usual form: a warning.
+            None => out.warn(
                 &INGRESS_HOST,
                 format!("spec.rules[{i}]"),
                 format!(
-                    "spec.rules[{i}] names no host: it answers for every host name that reaches the controller (and its paths can collide with any other Ingress's). Set spec.rules[{i}].host to the name the service is published under"
+                    "spec.rules[{i}] names no host: on a shared controller it answers for every host name that reaches it (the node and load-balancer addresses included) and its paths can collide with any other Ingress's. Set spec.rules[{i}].host to the name the service is published under"
                 ),
             ),
             Some(h) if h.starts_with('*') && !s.allow_wildcard_hosts => out.report(
@@ -294,7 +296,17 @@ pub fn ingress_tls(object: &Object<'_>, spec: &IngressSpec, s: &Settings, out: &
     }
     for (i, r) in spec.rules().iter().enumerate() {
         let Some(host) = r.host.as_deref().filter(|h| !h.is_empty()) else {
-            // No host: ingress-host's finding.
+            // No host (ingress-host's warning): only a tls entry without hosts covers it, and
+            // there is none (checked above); without any tls entry its traffic is plain HTTP.
+            if tls.is_empty() {
+                out.report(
+                    &INGRESS_TLS,
+                    format!("spec.rules[{i}]"),
+                    format!(
+                        "spec.rules[{i}] (every host) has no TLS: spec.tls is empty, so its traffic from outside is unencrypted. Add a spec.tls entry (without hosts it takes the controller's default certificate) or a load balancer's certificate annotation"
+                    ),
+                );
+            }
             continue;
         };
         let covered = tls
@@ -644,12 +656,21 @@ mod tests {
                 "ingress-class",
                 "ingress-host",
                 "ingress-host",
+                "ingress-tls",
                 "ingress-tls"
             ]
         );
         let mut got = ids(&o, json!({"allowWildcardHosts": true}), &[web_svc()]);
         got.sort();
-        assert_eq!(got, vec!["ingress-class", "ingress-host", "ingress-tls"]);
+        assert_eq!(
+            got,
+            vec![
+                "ingress-class",
+                "ingress-host",
+                "ingress-tls",
+                "ingress-tls"
+            ]
+        );
         // A load-balancer certificate annotation covers TLS.
         let mut alb = good("alb", "shop.example.com", "/", json!({"number": 80}));
         alb["spec"].as_object_mut().unwrap().remove("tls");

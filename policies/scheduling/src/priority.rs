@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use prodready_sdk::{Context, Cx, Findings, Object, Workload};
+use prodready_sdk::{Context, Cx, Findings, Object, Workload, WorkloadKind};
 use serde::Deserialize;
 
 use crate::settings::Settings;
@@ -261,6 +261,21 @@ pub fn priority_class(
         if !s.system_priority_namespaces.iter().any(|n| n == ns)
             && !known.admitted_by_quota(object.namespace(), name)
         {
+            if w.kind == WorkloadKind::DaemonSet {
+                // A node agent (CNI, log and metrics collectors) in its own namespace is what the
+                // critical classes are for ("Guaranteed scheduling for critical add-on pods");
+                // whether the cluster admits it there depends on its ResourceQuota admission
+                // configuration, which a manifest cannot show: a warning.
+                out.warn(
+                    &PRIORITY_CLASS_CHECK,
+                    path,
+                    format!(
+                        "priorityClassName is {name} for a node agent in namespace {ns}: clusters that limit the critical classes to {} (GKE, and any cluster whose ResourceQuota admission limits them) refuse the pods unless a ResourceQuota scoped to the class admits them in the namespace. Ship that ResourceQuota with the DaemonSet, or add {ns} to systemPriorityNamespaces if the platform allows it",
+                        s.system_priority_namespaces.join(", ")
+                    ),
+                );
+                return;
+            }
             out.report(
                 &PRIORITY_CLASS_CHECK,
                 path,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use prodready_sdk::k8s::{Controller, StatefulSetSpec};
+use prodready_sdk::k8s::{Controller, Service, StatefulSetSpec};
 use prodready_sdk::serving::SERVICE;
 use prodready_sdk::{Cx, Findings, Object, Quantity, Selector, Workload};
 use serde::Deserialize;
@@ -91,25 +91,6 @@ impl Claim {
                 .as_ref()
                 .is_some_and(|a| a.contains_key(key))
     }
-}
-
-/// A Service, as far as sts-headless-service reads it. (The SDK's `k8s::Service` reads
-/// `clusterIP` under the name `clusterIp`, so it never sees it: a local view until the SDK
-/// is fixed; /work/notes/sdk-requests.md.)
-#[derive(Debug, Default, Deserialize)]
-pub struct ServiceView {
-    #[serde(default)]
-    pub spec: Option<ServiceSpecView>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ServiceSpecView {
-    #[serde(default)]
-    pub selector: Option<BTreeMap<String, String>>,
-    #[serde(default, rename = "type")]
-    pub type_: Option<String>,
-    #[serde(default, rename = "clusterIP")]
-    pub cluster_ip: Option<String>,
 }
 
 fn statefulset_spec<'w, 'a>(w: &'w Workload<'a>) -> Option<&'w StatefulSetSpec<'a>> {
@@ -281,7 +262,7 @@ pub fn sts_headless_service<S>(
         );
         return;
     };
-    let Some(svc) = found.get::<ServiceView>() else {
+    let Some(svc) = found.get::<Service>() else {
         return;
     };
     let svc_spec = svc.spec.as_ref();
