@@ -74,8 +74,7 @@ pub fn is_monitoring_port_name(name: &str) -> bool {
             .checked_sub(w.len())
             .and_then(|at| bytes.get(at..))
             .is_some_and(|t| t.eq_ignore_ascii_case(w));
-        (head && bytes.len() == w.len())
-            || (head && bytes.get(w.len()) == Some(&b'-'))
+        (head && (bytes.len() == w.len() || bytes.get(w.len()) == Some(&b'-')))
             || (tail
                 && bytes.len() > w.len()
                 && bytes.get(bytes.len() - w.len() - 1) == Some(&b'-'))
