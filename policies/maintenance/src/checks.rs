@@ -5,13 +5,13 @@ use prodready_sdk::k8s::Controller;
 use prodready_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use prodready_sdk::{ContextObject, Cx, Findings, Mode, Object, Workload, WorkloadKind};
 
-use crate::helpers::{
-    Amount, Autoscaler, HpaIndex, PDB_GROUP, PDB_KIND, PdbObject, labels_text, pdb_selector,
-    pdb_selector_of,
-};
 use crate::settings::Settings;
 use crate::{
     MIN_REPLICAS, NO_BARE_PODS, PDB_ALLOWS_DRAIN, PDB_HAS_POLICY, PDB_REQUIRED, ROLLING_UPDATE,
+};
+use prodready_sdk::availability::{
+    Amount, Autoscaler, HpaIndex, PDB_GROUP, PDB_KIND, PdbObject, labels_text, pdb_selector,
+    pdb_selector_of,
 };
 
 /// Annotations of pods nothing is expected to recreate: static pods' mirrors (the kubelet

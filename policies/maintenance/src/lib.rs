@@ -14,7 +14,6 @@
 )]
 
 pub mod checks;
-pub mod helpers;
 pub mod settings;
 
 use prodready_sdk::metadata::{
@@ -24,7 +23,7 @@ use prodready_sdk::{
     CREATE_UPDATE, Check, ContextResource, Cx, Findings, Object, Resource, Rule, RuleInfo, Severity,
 };
 
-use helpers::{HPA, PDB, PdbObject};
+use prodready_sdk::availability::{HPA, PDB, PdbObject};
 pub use settings::Settings;
 
 pub const PDB_REQUIRED: Check = Check {
@@ -131,7 +130,10 @@ impl Rule for Maintenance {
     ) -> Result<(), String> {
         if let Some(w) = object.workload() {
             checks::check_workload(object, w, cx, out);
-        } else if object.is(helpers::PDB_GROUP, helpers::PDB_KIND) {
+        } else if object.is(
+            prodready_sdk::availability::PDB_GROUP,
+            prodready_sdk::availability::PDB_KIND,
+        ) {
             let pdb: PdbObject = object.parse()?;
             checks::check_pdb(object, &pdb, cx, out);
         }

@@ -2,7 +2,7 @@ use prodready_sdk::{Context, run, testing};
 use serde_json::{Value, json};
 
 use crate::Maintenance;
-use crate::helpers::BUILT;
+use prodready_sdk::availability::BUILT;
 
 fn metadata() -> Value {
     serde_json::from_slice(&crate::metadata_json()).unwrap()

@@ -9,14 +9,14 @@ use prodready_sdk::{
 };
 use serde::Deserialize;
 
-use crate::helpers::{
-    Amount, HpaIndex, HpaObject, HpaSpec, PDB_GROUP, PDB_KIND, PdbObject, min_replicas,
-    pdb_selector,
-};
 use crate::settings::Settings;
 use crate::{
     HPA_MIN_MAX, HPA_PDB_CONSISTENT, HPA_REPLICAS_CONFLICT, HPA_TARGET_EXISTS, HPA_TARGET_REQUESTS,
     SAFE_TO_EVICT,
+};
+use prodready_sdk::availability::{
+    Amount, HpaIndex, HpaObject, HpaSpec, PDB_GROUP, PDB_KIND, PdbObject, min_replicas,
+    pdb_selector,
 };
 
 // ---- workloads ------------------------------------------------------------------------------

@@ -15,7 +15,6 @@
 )]
 
 pub mod checks;
-pub mod helpers;
 pub mod settings;
 
 use prodready_sdk::metadata::{
@@ -25,7 +24,7 @@ use prodready_sdk::{
     CREATE_UPDATE, Check, ContextResource, Cx, Findings, Object, Resource, Rule, RuleInfo, Severity,
 };
 
-use helpers::{HPA, HpaObject, PDB};
+use prodready_sdk::availability::{HPA, HpaObject, PDB};
 pub use settings::Settings;
 
 pub const HPA_REPLICAS_CONFLICT: Check = Check {
@@ -131,7 +130,10 @@ impl Rule for Scaling {
     ) -> Result<(), String> {
         if let Some(w) = object.workload() {
             checks::check_workload(object, w, cx, out);
-        } else if object.is(helpers::HPA_GROUP, helpers::HPA_KIND) {
+        } else if object.is(
+            prodready_sdk::availability::HPA_GROUP,
+            prodready_sdk::availability::HPA_KIND,
+        ) {
             let hpa: HpaObject = object.parse()?;
             checks::check_hpa(object, &hpa, cx, out);
         }

@@ -2,7 +2,7 @@ use prodready_sdk::{Context, run, testing};
 use serde_json::{Value, json};
 
 use crate::Scaling;
-use crate::helpers::BUILT;
+use prodready_sdk::availability::BUILT;
 
 #[test]
 fn metadata_lists_the_checks_context_and_a_strict_schema() {

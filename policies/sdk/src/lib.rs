@@ -15,6 +15,7 @@
 
 pub mod abi;
 pub mod annotations;
+pub mod availability;
 pub mod context;
 mod envelope;
 pub mod gatekeeper;

@@ -3,15 +3,15 @@
 //! version's rules for `{}`, budget amounts as the API server validates and the disruption
 //! controller scales them, and an index of HPAs by their target, built once per context.
 //!
-//! Candidate for the SDK: the maintenance and scaling rules each carry this module, word for
-//! word (requested in /work/notes/sdk-requests.md).
+//! Shared by the maintenance and scaling rules (a PDB's budget against an HPA's floor is
+//! both rules' business).
 
 use std::collections::HashMap;
 
-use prodready_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use prodready_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use prodready_sdk::object::split_api_version;
-use prodready_sdk::{Context, ContextObject, Resource, Selector};
+use crate::object::split_api_version;
+use crate::{Context, ContextObject, Resource, Selector};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 
 /// The policy PodDisruptionBudget (v1; v1beta1, removed in Kubernetes 1.25, still read in
@@ -241,9 +241,9 @@ pub struct HpaIndex {
     by_target: HashMap<(String, String, String, String), Vec<Autoscaler>>,
 }
 
-#[cfg(test)]
 thread_local! {
-    /// How many times an index was built (tests prove it is once per context).
+    /// How many times an index was built on this thread: the rules' tests prove it is once
+    /// per context (one increment per context in production).
     pub static BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
@@ -254,8 +254,7 @@ impl HpaIndex {
     }
 
     fn build(context: &Context) -> HpaIndex {
-        #[cfg(test)]
-        BUILT.with(|b| b.set(b.get() + 1));
+        BUILT.with(|b| b.set(b.get().saturating_add(1)));
         let mut by_target: HashMap<_, Vec<Autoscaler>> = HashMap::new();
         for o in context.of_kind(HPA_GROUP, HPA_KIND) {
             let Some(spec) = o.get::<HpaObject>().and_then(|h| h.spec.as_ref()) else {
