@@ -201,6 +201,23 @@ pub fn check_timed(
     mode: Mode,
     namespace: &str,
 ) -> Checked {
+    check_with_progress(host, modules, settings, docs, mode, namespace, &|_| {})
+}
+
+/// Evaluations between two calls of the progress callback.
+const PROGRESS_EVERY: usize = 256;
+
+/// [`check_timed`], calling `progress(n)` as evaluations complete (`n` at a time; the total
+/// is at most objects × modules, as modules skip kinds they do not handle).
+pub fn check_with_progress(
+    host: &Host,
+    modules: &[RuleModule],
+    settings: &BTreeMap<String, Value>,
+    docs: &[Document],
+    mode: Mode,
+    namespace: &str,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Checked {
     let started = Instant::now();
     let targets: Vec<Target> = docs.iter().map(target).collect();
     let prepare = started.elapsed();
@@ -222,7 +239,8 @@ pub fn check_timed(
                 scope.spawn(move || {
                     for ((slot, module), time) in out.iter_mut().zip(mods).zip(time.iter_mut()) {
                         let t = Instant::now();
-                        *slot = run_module(host, module, settings, targets, mode, namespace);
+                        *slot =
+                            run_module(host, module, settings, targets, mode, namespace, progress);
                         *time = t.elapsed();
                     }
                 });
@@ -304,6 +322,7 @@ fn run_module(
     targets: &[Target],
     mode: Mode,
     namespace: &str,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Vec<(usize, Verdict)> {
     let meta = module.metadata();
     let settings_json = settings_json(meta, settings);
@@ -319,7 +338,16 @@ fn run_module(
     {
         return handled().map(|(i, _)| (i, verdict.clone())).collect();
     }
-    handled()
-        .map(|(i, t)| (i, session.evaluate(&envelope(t, i, &settings_json, mode))))
-        .collect()
+    let mut done = 0;
+    let verdicts = handled()
+        .map(|(i, t)| {
+            done += 1;
+            if done % PROGRESS_EVERY == 0 {
+                progress(PROGRESS_EVERY as u64);
+            }
+            (i, session.evaluate(&envelope(t, i, &settings_json, mode)))
+        })
+        .collect();
+    progress((targets.len() - done / PROGRESS_EVERY * PROGRESS_EVERY) as u64);
+    verdicts
 }

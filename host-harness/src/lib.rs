@@ -2,11 +2,14 @@
 //! Kubernetes objects with them under a deadline and a memory cap. The `prodready` CLI is a
 //! thin layer over this library.
 
+pub mod baseline;
 pub mod bundle;
 pub mod catalogue;
 pub mod check;
+pub mod config;
 pub mod engine;
 mod engine_config;
+pub mod findings;
 pub mod guest;
 pub mod kubewarden;
 pub mod lists;

@@ -83,7 +83,6 @@
 //! is large; results and errors are the same as a sequential run (the first error in input
 //! order is returned).
 
-use std::borrow::Cow;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
@@ -92,6 +91,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+pub mod positions;
+pub use positions::{DocText, Located, Locator, Position};
 use serde_json::{Map, Number, Value};
 
 /// Alias replay budget per document: the most YAML events that aliases may replay.
@@ -159,6 +161,25 @@ pub struct Document {
     pub item: Option<usize>,
     /// The object; always a JSON object with string `apiVersion` and `kind`.
     pub value: Value,
+    /// The document's text, for the positions of its fields ([`Locator`]).
+    pub text: DocText,
+}
+
+impl Document {
+    /// The field path of this object's root in its document: `items[i]` for a List item.
+    #[must_use]
+    pub fn root_path(&self) -> String {
+        self.item.map(|i| format!("items[{i}]")).unwrap_or_default()
+    }
+
+    /// Where the document starts (its `---` line, or its first line with content).
+    #[must_use]
+    pub fn start(&self) -> Position {
+        Position {
+            line: self.line,
+            column: 1,
+        }
+    }
 }
 
 /// A document that was read but is not a Kubernetes object.
@@ -344,7 +365,7 @@ pub fn load(paths: &[PathBuf], limits: &Limits) -> Result<Loaded, LoadError> {
 fn read_paths(
     paths: &[PathBuf],
     limits: &Limits,
-    inputs: &mut Vec<Input<'static>>,
+    inputs: &mut Vec<Input>,
 ) -> Result<(), LoadError> {
     for path in paths {
         if path.as_os_str() == "-" {
@@ -387,7 +408,7 @@ pub fn load_str(source: Source, text: &str, limits: &Limits) -> Result<Loaded, L
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let input = Input {
         file,
-        text: Cow::Borrowed(body),
+        text: Arc::from(body),
         bom: 0,
         json,
     };
@@ -414,16 +435,17 @@ pub fn load_reader(
 // Reading
 
 /// One input's text, UTF-8 checked.
-struct Input<'t> {
+struct Input {
     file: Arc<Source>,
-    text: Cow<'t, str>,
+    /// The whole input, kept by its documents ([`DocText`]).
+    text: Arc<str>,
     /// Length of a leading BOM in `text` (skipped).
     bom: usize,
     /// Parse as one strict JSON document (`.json` files).
     json: bool,
 }
 
-impl Input<'_> {
+impl Input {
     fn body(&self) -> &str {
         self.text.get(self.bom..).unwrap_or_default()
     }
@@ -438,7 +460,7 @@ fn file_error(path: &Path, error: io::Error) -> LoadError {
     }
 }
 
-fn read_file(path: &Path, limits: &Limits) -> Result<Input<'static>, LoadError> {
+fn read_file(path: &Path, limits: &Limits) -> Result<Input, LoadError> {
     let file = fs::File::open(path).map_err(|error| file_error(path, error))?;
     // The size is only a hint (special files report 0, files may grow): the read is bounded
     // either way.
@@ -461,7 +483,7 @@ fn read_input(
     limits: &Limits,
     json: bool,
     size_hint: usize,
-) -> Result<Input<'static>, LoadError> {
+) -> Result<Input, LoadError> {
     let file = Arc::new(source);
     let bytes = match read_bounded(reader, limits.max_file_bytes, size_hint) {
         Ok(Some(bytes)) => bytes,
@@ -493,7 +515,7 @@ fn read_input(
     };
     Ok(Input {
         file,
-        text: Cow::Owned(text),
+        text: Arc::from(text),
         bom,
         json,
     })
@@ -601,6 +623,9 @@ enum Format {
 /// One document to parse.
 struct Unit<'a> {
     file: &'a Arc<Source>,
+    /// The whole input, and where `text` starts in it.
+    input_text: &'a Arc<str>,
+    start: usize,
     text: &'a str,
     index: usize,
     /// Line reported for the document.
@@ -636,7 +661,7 @@ struct Chunk {
 /// Splits one input into documents, appending them to `units`. `count` is the number of
 /// documents read so far in the run.
 fn split_input<'a>(
-    input: &'a Input<'_>,
+    input: &'a Input,
     limits: &Limits,
     count: &mut usize,
     units: &mut Vec<Unit<'a>>,
@@ -708,7 +733,7 @@ fn split_input<'a>(
 }
 
 struct Emitter<'a, 'b> {
-    input: &'a Input<'a>,
+    input: &'a Input,
     body: &'a str,
     limits: &'b Limits,
     count: &'b mut usize,
@@ -760,6 +785,8 @@ impl Emitter<'_, '_> {
         };
         self.units.push(Unit {
             file: &self.input.file,
+            input_text: &self.input.text,
+            start: self.input.bom + chunk.start,
             text,
             index,
             line,
@@ -811,7 +838,7 @@ impl Out {
 /// Splits and parses `inputs`, then returns `deferred` (an error met after them) if nothing
 /// failed before it.
 fn process(
-    inputs: &[Input<'_>],
+    inputs: &[Input],
     limits: &Limits,
     deferred: Option<LoadError>,
 ) -> Result<Loaded, LoadError> {
@@ -1005,6 +1032,34 @@ fn parse_yaml(unit: &Unit<'_>, limits: &Limits) -> Result<Value, LoadError> {
     })
 }
 
+/// Parses a YAML file that is not a manifest (a config file, a baseline) into one value, with
+/// the limits of [`Limits::default`]: the same scalar rules, duplicate-key, depth and alias
+/// checks as manifests get.
+///
+/// # Errors
+/// The parser's message, with line and column.
+pub fn parse_yaml_value(text: &str) -> Result<Value, String> {
+    let limits = Limits::default();
+    if text.len() > limits.max_document_bytes {
+        return Err(format!(
+            "{} bytes is larger than the limit of {} bytes",
+            text.len(),
+            limits.max_document_bytes
+        ));
+    }
+    let mut meter = Meter::new(&limits, text.len());
+    serde_saphyr::with_deserializer_from_str_with_options(
+        text,
+        yaml_options(&limits, text.len()),
+        |deserializer| ValueSeed { meter: &mut meter }.deserialize(deserializer),
+    )
+    .map_err(|error| {
+        let mut render = serde_saphyr::RenderOptions::new(&serde_saphyr::UserMessageFormatter);
+        render.snippets = serde_saphyr::SnippetMode::Off;
+        error.render_with_options(render)
+    })
+}
+
 /// serde-saphyr options for one document of `len` bytes (see the module docs).
 fn yaml_options(limits: &Limits, len: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
@@ -1056,6 +1111,12 @@ fn classify(unit: &Unit<'_>, value: Value, outs: &mut Vec<Out>) -> Result<(), Lo
             line: unit.line,
             item,
             value,
+            text: DocText {
+                file: Arc::clone(unit.input_text),
+                start: unit.start,
+                end: unit.start + unit.text.len(),
+                first_line: unit.first_line,
+            },
         })
     };
     let Some(kind) = object_kind(&map) else {

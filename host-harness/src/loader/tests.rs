@@ -816,7 +816,7 @@ fn parallel_parse_matches_sequential() {
     assert!(text.len() > PARALLEL_MIN_BYTES);
     let input = Input {
         file: Arc::new(Source::Stdin),
-        text: Cow::Borrowed(&text),
+        text: Arc::from(text.as_str()),
         bom: 0,
         json: false,
     };
@@ -886,7 +886,7 @@ fn bench_deployments() {
         }
         let input = Input {
             file: Arc::new(Source::Stdin),
-            text: Cow::Borrowed(&text),
+            text: Arc::from(text.as_str()),
             bom: 0,
             json: false,
         };
@@ -923,4 +923,89 @@ fn bench_deployments() {
             json.len() as f64 / 1e6 / json_time.as_secs_f64(),
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions
+
+fn locate(text: &str, path: &str) -> (usize, usize, bool) {
+    let loaded = load_str(Source::Stdin, text, &Limits::default()).unwrap();
+    let doc = &loaded.documents[0];
+    let root = doc.root_path();
+    let full = match (root.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (false, true) => root,
+        (false, false) => format!("{root}.{path}"),
+    };
+    let found = Locator::new(&doc.text, doc.start()).locate(&full);
+    (found.position.line, found.position.column, found.exact)
+}
+
+#[test]
+fn positions_of_block_flow_quoted_and_dotted_keys() {
+    let text = "\
+# a comment first
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  labels:
+    app: x
+    app.kubernetes.io/name: y
+  annotations: {\"example.com/a.b\": \"1\"}
+spec:
+  containers:
+    - name: one
+      ports: [{containerPort: 80}, {containerPort: 81, name: b}]
+    -   name: two
+";
+    assert_eq!(locate(text, ""), (2, 1, true));
+    assert_eq!(locate(text, "metadata.labels.app"), (7, 5, true));
+    // An unquoted key with dots: the longest key that matches.
+    assert_eq!(
+        locate(text, "metadata.labels.app.kubernetes.io/name"),
+        (8, 5, true)
+    );
+    assert_eq!(
+        locate(text, "metadata.annotations[\"example.com/a.b\"]"),
+        (9, 17, true)
+    );
+    assert_eq!(locate(text, "spec.containers[1]"), (14, 9, true));
+    assert_eq!(
+        locate(text, "spec.containers[0].ports[1].name"),
+        (13, 56, true)
+    );
+    // Missing fields: the nearest parent that exists.
+    assert_eq!(
+        locate(text, "spec.containers[1].livenessProbe"),
+        (14, 9, false)
+    );
+    assert_eq!(locate(text, "spec.containers[5]"), (11, 3, false));
+    assert_eq!(locate(text, "status.phase"), (2, 1, false));
+}
+
+#[test]
+fn positions_count_from_the_file_not_the_document() {
+    let text = "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\n\n# Source: c/templates/b.yaml\napiVersion: v1\nkind: B\nmetadata:\n  name: b\n";
+    let loaded = load_str(Source::Stdin, text, &Limits::default()).unwrap();
+    let b = &loaded.documents[1];
+    assert_eq!(b.text.helm_source(), Some("c/templates/b.yaml"));
+    assert_eq!(loaded.documents[0].text.helm_source(), None);
+    let found = Locator::new(&b.text, b.start()).locate("metadata.name");
+    assert_eq!((found.position.line, found.position.column), (10, 3));
+}
+
+#[test]
+fn positions_through_aliases_stop_at_the_alias() {
+    let text =
+        "apiVersion: v1\nkind: A\nmetadata: {name: a}\nx: &anchor {deep: {er: 1}}\ny: *anchor\n";
+    assert_eq!(locate(text, "x.deep.er"), (4, 20, true));
+    assert_eq!(locate(text, "y.deep.er"), (5, 1, false));
+}
+
+#[test]
+fn positions_in_list_items() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: A\n    metadata:\n      name: a\n";
+    assert_eq!(locate(text, "metadata.name"), (7, 7, true));
+    assert_eq!(locate(text, ""), (4, 5, true));
 }
