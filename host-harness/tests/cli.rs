@@ -63,13 +63,16 @@ fn the_examples_fail_with_exit_1_and_name_file_line_check_and_path() {
     let out = run(&["check", "examples/"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
+    // Grouped by file, then object (with its document's line), each finding at the line and
+    // column of its field: here the `path` key inside the flow mapping on line 32.
     assert!(
-        stdout.contains("examples/bookstore/web.yaml:4: Deployment bookstore/bookstore-web"),
+        stdout
+            .contains("examples/bookstore/web.yaml\n  Deployment bookstore/bookstore-web (line 4)"),
         "{stdout}"
     );
     assert!(
         stdout.contains(
-            "health-check/probes-distinct  spec.template.spec.containers[0].livenessProbe.httpGet.path"
+            "examples/bookstore/web.yaml:32:23  warning  health-check/probes-distinct  spec.template.spec.containers[0].livenessProbe.httpGet.path"
         ),
         "{stdout}"
     );

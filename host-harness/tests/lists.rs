@@ -110,6 +110,7 @@ fn the_scaffold_adds_a_rule_to_every_generated_list() {
         "host-harness/Cargo.toml",
         "fuzz/Cargo.toml",
         "fuzz/src/rules.rs",
+        "host-harness/src/cli/fixtures.rs",
     ] {
         let to = dir.join(p);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -135,6 +136,7 @@ fn the_scaffold_adds_a_rule_to_every_generated_list() {
         "host-harness/Cargo.toml",
         "fuzz/Cargo.toml",
         "fuzz/src/rules.rs",
+        "host-harness/src/cli/fixtures.rs",
     ] {
         assert!(
             names.iter().any(|n| n == want),
@@ -153,6 +155,12 @@ fn the_scaffold_adds_a_rule_to_every_generated_list() {
         std::fs::read_to_string(dir.join("fuzz/src/rules.rs"))
             .unwrap()
             .contains("prodready_zz_example")
+    );
+    // `prodready explain` gets the new rule's fixture embedded.
+    assert!(
+        std::fs::read_to_string(dir.join("host-harness/src/cli/fixtures.rs"))
+            .unwrap()
+            .contains("tests/fixtures/zz-example/zz-example-image-set.yaml")
     );
     // Lists are in sync now: a second sync writes nothing, and a second scaffold is refused.
     assert_eq!(lists::sync(&dir).unwrap(), Vec::<PathBuf>::new());

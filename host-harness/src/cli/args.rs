@@ -25,6 +25,18 @@ pub enum Command {
     /// Exit status: 0 when nothing error-severity was found, 1 when something was, 2 on usage
     /// or input errors (and on module errors: an object no rule could read is not a pass).
     Check(CheckArgs),
+    /// Record the current findings in a baseline file, so that `check --baseline FILE` fails
+    /// only on new ones.
+    ///
+    /// Entries are keyed by rule, check, object and container name (never a line or list
+    /// index). Entries of an existing --out file that still match keep their reason and
+    /// `expires`; new entries get --reason.
+    Baseline(BaselineArgs),
+    /// Write a `.prodready.yaml` with every rule and setting, defaults in comments.
+    Init(InitArgs),
+    /// Explain a check: why it exists, what it reads, its settings, how to fix and exempt,
+    /// and a failing and a passing example from its fixtures.
+    Explain(ExplainArgs),
     /// List the rules and their checks.
     Rules(RulesArgs),
     /// Run one AdmissionRequest or AdmissionReview through one module and print the verdict.
@@ -171,10 +183,93 @@ pub enum Output {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Files or folders to check (folders recursively: *.yaml, *.yml, *.json); `-` reads stdin.
-    #[arg(value_name = "PATH", default_value = "-")]
+pub struct BaselineArgs {
+    /// The baseline file to write (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Why the recorded findings are accepted: the reason of every new entry (required
+    /// when there is one).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The last day new entries are accepted (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The file to write.
+    #[arg(long, value_name = "FILE", default_value = prodready_host::config::FILE_NAME)]
+    pub out: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A check id (`probes-required`) or rule/check.
+    #[arg(value_name = "CHECK")]
+    pub check: String,
+}
+
+/// What to check and with which configuration: shared by `check` and `baseline`.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files or folders to check (folders recursively: *.yaml, *.yml, *.json); `-` reads
+    /// stdin. Default: the config file's `paths`, else `-`.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// The config file (default: the first .prodready.yaml found walking up from the working
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Do not read a config file.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+    /// Fail (exit 2) when no PATH is given and the config names no `paths`, instead of
+    /// reading stdin: what the pre-commit hook runs, so a hook without manifests to check is
+    /// an error, not a pass.
+    #[arg(long)]
+    pub require_paths: bool,
+    /// Per-rule settings: a YAML or JSON mapping of rule id to that rule's settings
+    /// (replaces the config file's settings of the rules it names).
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Run only this rule (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// The namespace the manifest set is applied to (as `kubectl apply -n`): objects without
+    /// `metadata.namespace` are in it when rules match objects across the set. Default: the
+    /// config's `namespace`, else `default`.
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// A baseline file (`prodready baseline`): its findings are reported as baselined and do
+    /// not fail the run; expired entries do. Default: the config's `baseline`.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Output format, optionally to a file: human, json, sarif, junit, github
+    /// (`--output sarif=results.sarif --output human`; repeatable). Default: human.
+    #[arg(long = "output", short = 'o', value_name = "FORMAT[=FILE]", value_parser = parse_output)]
+    pub outputs: Vec<OutputSpec>,
+    /// Which open findings fail the run (exit 1): `error` (default; those that deny),
+    /// `warning` (also warnings), `never`. Input and module errors still exit 2.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<prodready_host::config::FailOn>,
+    /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print what each phase took (load, parse, evaluate per rule) to stderr.
+    #[arg(long)]
+    pub timings: bool,
     /// Per-rule settings: a YAML or JSON mapping of rule id to that rule's settings.
     #[arg(long, value_name = "FILE")]
     pub settings: Option<PathBuf>,
@@ -183,19 +278,50 @@ pub struct CheckArgs {
     pub rules: Vec<String>,
     /// The namespace the manifest set is applied to (as `kubectl apply -n`): objects without
     /// `metadata.namespace` are in it when rules match objects across the set.
-    #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = prodready_host::check::DEFAULT_NAMESPACE)]
-    pub namespace: String,
-    #[arg(long, value_enum, default_value_t = Output::Human)]
-    pub output: Output,
-    /// Print what each phase took (load, parse, evaluate per rule) to stderr.
-    #[arg(long)]
-    pub timings: bool,
     /// What a module error (an object a rule could not read, a trap, a timeout) does:
     /// `fail` (default) fails the run with exit status 2; `ignore` reports it and lets the
     /// violations alone decide the exit status — for audit rollouts, like a webhook's
     /// failurePolicy.
     #[arg(long, value_enum, default_value_t = FailurePolicy::Fail)]
     pub failure_policy: FailurePolicy,
+}
+
+/// A `--output` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub format: Format,
+    /// Where to write it (stdout when absent).
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// JUnit XML: a test case per object and rule.
+    Junit,
+    /// GitHub Actions workflow commands (`::error file=...,line=...::`).
+    Github,
+}
+
+fn parse_output(s: &str) -> Result<OutputSpec, String> {
+    let (format, file) = match s.split_once('=') {
+        Some((f, path)) if !path.is_empty() => (f, Some(PathBuf::from(path))),
+        Some((f, _)) => return Err(format!("{f}=: name a file after `=`")),
+        None => (s, None),
+    };
+    let format = Format::from_str(format, true)
+        .map_err(|_| format!("unknown format `{format}` (human, json, sarif, junit, github)"))?;
+    Ok(OutputSpec { format, file })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Kubernetes' names for what a webhook failure does.

@@ -1,20 +1,22 @@
 //! The subcommands. Each builds what it needs from the library and reports.
 
 pub mod args;
-mod report;
+mod check;
+mod explain;
+mod init;
+mod output;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use prodready_host::{Host, Limits, RuleModule, loader};
+use prodready_host::{Host, Limits, RuleModule};
 use serde_json::Value;
 
 use args::{
-    BundleCommand, CheckArgs, Cli, Command, EvalArgs, GatekeeperArgs, GatekeeperProviderArgs,
-    KubewardenArgs, OpaArgs, RulesArgs, RunFlags, ServeCommand,
+    BundleCommand, Cli, Command, EvalArgs, GatekeeperArgs, GatekeeperProviderArgs, KubewardenArgs,
+    OpaArgs, RulesArgs, RunFlags, ServeCommand,
 };
 
 pub const EXIT_VIOLATIONS: u8 = 1;
@@ -27,7 +29,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ..Limits::default()
     })?;
     match cli.command {
-        Command::Check(a) => check(&host, &cli.run, a),
+        Command::Check(a) => check::check(&host, &cli.run, a),
+        Command::Baseline(a) => check::baseline(&host, &cli.run, a),
+        Command::Init(a) => init::init(&host, &cli.run, &a),
+        Command::Explain(a) => explain::explain(&host, &cli.run, &a),
         Command::Rules(a) => rules(&host, &cli.run, a),
         Command::Eval(a) => eval(&host, &cli.run, a),
         Command::Bundle(BundleCommand::Kubewarden(a)) => bundle_kubewarden(&host, &cli.run, a),
@@ -152,129 +157,10 @@ fn read_value(path: &Path) -> anyhow::Result<Value> {
     serde_saphyr::from_str::<Value>(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let mut modules = modules(host, flags)?;
-    let modules_loaded = started.elapsed();
-    if !a.rules.is_empty() {
-        for id in &a.rules {
-            if !modules.iter().any(|m| m.id() == id) {
-                let known: Vec<&str> = modules.iter().map(RuleModule::id).collect();
-                bail!("--rule {id}: no such rule (rules: {})", known.join(", "));
-            }
-        }
-        modules.retain(|m| a.rules.iter().any(|r| r == m.id()));
-    }
-    let settings = match &a.settings {
-        None => BTreeMap::new(),
-        Some(path) => load_settings(host, &modules, path)?,
-    };
-    let t = Instant::now();
-    let loaded = loader::load(&a.paths, &loader::Limits::default())?;
-    let load_time = t.elapsed();
-    for s in &loaded.skipped {
-        eprintln!(
-            "prodready: warning: {}:{}: document {} skipped: {}",
-            s.source, s.line, s.index, s.reason
-        );
-    }
-    let checked = prodready_host::check::check_timed(
-        host,
-        &modules,
-        &settings,
-        &loaded.documents,
-        prodready_host::check::Mode::Manifest,
-        &a.namespace,
-    );
-    let reports = checked.reports;
-    let summary = report::summarize(&reports);
-    match a.output {
-        args::Output::Human | args::Output::Markdown => {
-            report::human(&loaded.documents, &reports, &modules, &summary)
-        }
-        args::Output::Json => report::json(&loaded, &reports, &modules, &summary)?,
-    }
-    if a.timings {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        eprintln!("timings: modules loaded in {:.2} ms", ms(modules_loaded));
-        eprintln!(
-            "timings: {} documents read and parsed in {:.2} ms",
-            loaded.documents.len(),
-            ms(load_time)
-        );
-        eprintln!(
-            "timings: objects serialized for the modules in {:.2} ms",
-            ms(checked.prepare)
-        );
-        for (id, d) in &checked.modules {
-            eprintln!("timings: rule {id}: {:.2} ms", ms(*d));
-        }
-        eprintln!(
-            "timings: all rules (in parallel): {:.2} ms",
-            ms(checked.evaluate)
-        );
-        eprintln!("timings: total {:.2} ms", ms(started.elapsed()));
-    }
-    let fail_closed = a.failure_policy == args::FailurePolicy::Fail;
-    if !fail_closed && summary.module_errors > 0 {
-        eprintln!(
-            "prodready: warning: {} module errors ignored (--failure-policy ignore)",
-            summary.module_errors
-        );
-    }
-    let code = if fail_closed && summary.module_errors > 0 {
-        ExitCode::from(EXIT_USAGE)
-    } else if summary.denied > 0 {
-        ExitCode::from(EXIT_VIOLATIONS)
-    } else {
-        ExitCode::SUCCESS
-    };
-    // The process ends here: freeing every parsed object one by one (~15% of a 10k-object
-    // run) would only delay the exit.
-    std::mem::forget(loaded);
-    std::mem::forget(reports);
-    Ok(code)
-}
-
-/// Reads `--settings` and has each module validate its part.
-fn load_settings(
-    host: &Host,
-    modules: &[RuleModule],
-    path: &Path,
-) -> anyhow::Result<BTreeMap<String, Value>> {
-    let value = read_value(path)?;
-    let map = match value {
-        Value::Object(map) => map,
-        Value::Null => serde_json::Map::new(),
-        _ => bail!("{}: settings must map rule ids to settings", path.display()),
-    };
-    let mut out = BTreeMap::new();
-    for (id, settings) in map {
-        let Some(module) = modules.iter().find(|m| m.id() == id) else {
-            let known: Vec<&str> = modules.iter().map(RuleModule::id).collect();
-            bail!(
-                "{}: settings for unknown rule `{id}` (rules: {})",
-                path.display(),
-                known.join(", ")
-            );
-        };
-        let answer = module.validate_settings(host, settings.to_string().as_bytes());
-        if !answer.valid {
-            bail!(
-                "{}: settings of rule {id} are not valid: {}",
-                path.display(),
-                answer.message.unwrap_or_default()
-            );
-        }
-        out.insert(id, settings);
-    }
-    Ok(out)
-}
-
 fn rules(host: &Host, flags: &RunFlags, a: RulesArgs) -> anyhow::Result<ExitCode> {
     let modules = modules(host, flags)?;
     match a.output {
-        args::Output::Human => report::rules_human(&modules),
+        args::Output::Human => output::rules_human(&modules),
         args::Output::Json => {
             let all: Vec<_> = modules.iter().map(RuleModule::metadata).collect();
             println!("{}", serde_json::to_string_pretty(&all)?);
