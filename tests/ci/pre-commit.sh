@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # This repository's .pre-commit-hooks.yaml, run by pre-commit itself (`pre-commit try-repo`)
 # in a throwaway git repository made from tests/ci/pre-commit-repo: the hook fails on a
-# Deployment without a readiness probe, names the check and its line, and passes once fixed.
+# Deployment without a liveness probe, names the check and its line, and passes once fixed.
 # Usage: pre-commit.sh PRODREADY_BINARY PRE_COMMIT_BINARY
 set -euo pipefail
 bin="$1"
@@ -18,7 +18,7 @@ ids = [r["id"] for r in json.load(sys.stdin)]
 print("paths: [deploy/]")
 print("rules:")
 for i in ids:
-    print(f"  {i}: {{require: readiness}}" if i == "health-check" else f"  {i}: false")
+    print(f"  {i}: true" if i == "health-check" else f"  {i}: false")
 ' > "$work/.prodready.yaml"
 mkdir -p "$work/bin"
 ln -s "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" "$work/bin/prodready"
@@ -39,12 +39,12 @@ if [ "$code" -eq 0 ] || ! grep -q "health-check/probes-required" <<<"$out" \
   echo "$out" >&2
   exit 1
 fi
-echo "pre-commit: the hook fails on the missing readiness probe, as it should"
+echo "pre-commit: the hook fails on the missing liveness probe, as it should"
 
-sed -i 's|          image: registry.example.com/shop/api:4.1.0|&\n          readinessProbe: {httpGet: {path: /ready, port: 8080}}|' deploy/api.yaml
+sed -i 's|          image: registry.example.com/shop/api:4.1.0|&\n          livenessProbe: {httpGet: {path: /healthz, port: 8080}}|' deploy/api.yaml
 git -c user.email=ci@example.com -c user.name=ci commit -q -am fix
 if ! out=$("$pre_commit" try-repo "$repo_root" prodready --all-files 2>&1); then
-  echo "pre-commit: expected the hook to pass once the probe is added:" >&2
+  echo "pre-commit: expected the hook to pass once the liveness probe is added:" >&2
   echo "$out" >&2
   exit 1
 fi
