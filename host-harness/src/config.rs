@@ -55,8 +55,14 @@ impl YamlDoc {
     /// `name:line:col: message`, at the field `path` names (or its nearest parent).
     #[must_use]
     pub fn error_at(&self, path: &str, message: &str) -> String {
-        let at = self.locator.locate(path).position;
+        let at = self.position(path);
         format!("{}:{}:{}: {message}", self.name, at.line, at.column)
+    }
+
+    /// Where the field `path` names (or its nearest parent) is written.
+    #[must_use]
+    pub fn position(&self, path: &str) -> Position {
+        self.locator.locate(path).position
     }
 }
 

@@ -19,6 +19,7 @@ pub mod opa;
 pub mod opa_link;
 pub mod provider;
 pub mod scaffold;
+pub mod suite;
 
 pub use engine::{Host, Limits};
 pub use module::{EmbeddedModule, ModuleMetadata, RuleModule, Session, embedded};

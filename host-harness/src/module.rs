@@ -186,7 +186,8 @@ pub enum LoadError {
     Abi { origin: String, message: String },
 }
 
-/// A compiled, checked rule module.
+/// A compiled, checked rule module (cloning shares the compiled code).
+#[derive(Clone)]
 pub struct RuleModule {
     origin: String,
     module: Module,

@@ -52,7 +52,54 @@ pub enum Command {
     Serve(ServeCommand),
     /// Start a new rule crate in this repository: policies/<ID>/ from the template, its first
     /// fixture, and every generated list that names the rule crates (docs/adding-a-rule.md).
+    /// With --out, a crate of its own anywhere else (docs/writing-a-rule.md).
     NewRule(NewRuleArgs),
+    /// Build a rule crate in its three flavours (core, Kubewarden, OPA, with the OPA
+    /// post-link step): DIR/<rule>.wasm, <rule>.kubewarden.wasm and <rule>.opa.wasm in --out.
+    BuildRule(BuildRuleArgs),
+    /// Run policy unit tests: test suites (`fixture:` headers, e.g. prodready-test.yaml)
+    /// under PATHs, through the core ABI and, with --flavours all, Kubewarden and OPA.
+    ///
+    /// Exit status: 0 when every case passed, 1 when one failed, 2 when a suite is invalid.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Suite files, or folders searched recursively for them.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// `core` (the ABI `prodready check` runs) or `all` (also Kubewarden's waPC and OPA, at
+    /// admission).
+    #[arg(long, value_enum, default_value_t = Flavours::Core)]
+    pub flavours: Flavours,
+    /// `human` (default) or `junit`, optionally to a file (`junit=report.xml`; repeatable).
+    #[arg(long = "output", short = 'o', value_name = "FORMAT[=FILE]", value_parser = parse_output)]
+    pub outputs: Vec<OutputSpec>,
+    /// Write a starter suite, DIR/prodready-test.yaml, for the manifests in DIR, expecting
+    /// what `check` reports on them now.
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    pub init: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Flavours {
+    Core,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildRuleArgs {
+    /// The rule crate's folder.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Where to write the three modules.
+    #[arg(long, value_name = "DIR", default_value = "dist")]
+    pub out: PathBuf,
+    /// Cargo's target directory (default: DIR/target); the OPA flavour builds in
+    /// <target-dir>-opa, with its own link flags.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +119,12 @@ pub struct NewRuleArgs {
     /// The repository's root.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub root: PathBuf,
+    /// Write a rule crate of its own in DIR instead, outside any prodready checkout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --out: the SDK it depends on (default: the one this prodready was built from).
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

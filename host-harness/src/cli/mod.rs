@@ -5,6 +5,8 @@ mod check;
 mod explain;
 mod init;
 mod output;
+mod rule_crate;
+mod test;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bundle(BundleCommand::Opa(a)) => bundle_opa(&host, &cli.run, a),
         Command::Bundle(BundleCommand::Gatekeeper(a)) => bundle_gatekeeper(&host, &cli.run, a),
         Command::NewRule(a) => new_rule(&a),
+        Command::BuildRule(a) => rule_crate::build_rule(&host, &a),
+        Command::Test(a) => test::test(&host, &cli.run, &a),
         Command::Serve(ServeCommand::GatekeeperProvider(a)) => {
             serve_gatekeeper_provider(&host, &cli.run, a)
         }
@@ -46,10 +50,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn bundle_opa(host: &Host, flags: &RunFlags, a: OpaArgs) -> anyhow::Result<ExitCode> {
-    if flags.no_embedded || !flags.policies.is_empty() {
-        bail!("bundle opa builds the embedded modules; --policy and --no-embedded do not apply");
+    let modules = flavoured(host, flags, true)?;
+    if modules.is_empty() {
+        bail!("no rule modules to bundle (--no-embedded without --policy)");
     }
-    for archive in prodready_host::bundle::write_opa(host, &a.out)? {
+    for archive in prodready_host::bundle::write_opa_of(&a.out, &modules)? {
         println!("{}", archive.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -108,13 +113,13 @@ fn serve_gatekeeper_provider(
 }
 
 fn bundle_kubewarden(host: &Host, flags: &RunFlags, a: KubewardenArgs) -> anyhow::Result<ExitCode> {
-    if flags.no_embedded || !flags.policies.is_empty() {
-        bail!(
-            "bundle kubewarden builds the embedded modules; --policy and --no-embedded do not apply"
-        );
+    let modules = flavoured(host, flags, true)?;
+    if modules.is_empty() {
+        bail!("no rule modules to bundle (--no-embedded without --policy)");
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let packages = prodready_host::bundle::write_kubewarden(host, &a.out, &a.registry)?;
+    let packages =
+        prodready_host::bundle::write_kubewarden_of(host, &a.out, &a.registry, &modules)?;
     for p in &packages {
         println!(
             "{:<22} {}  policy.wasm {} bytes, oci manifest {}",
@@ -148,6 +153,57 @@ fn modules(host: &Host, flags: &RunFlags) -> anyhow::Result<Vec<RuleModule>> {
     }
     modules.sort_by_key(|m| m.metadata().number);
     Ok(modules)
+}
+
+/// Embedded modules (unless `--no-embedded`) and `--policy` modules with their Kubewarden and
+/// OPA flavours (`<rule>.kubewarden.wasm` and `<rule>.opa.wasm` beside `<rule>.wasm`, as
+/// `build-rule` writes them; required when `need_flavours`).
+fn flavoured(
+    host: &Host,
+    flags: &RunFlags,
+    need_flavours: bool,
+) -> anyhow::Result<Vec<prodready_host::bundle::Flavoured>> {
+    let mut out = if flags.no_embedded {
+        Vec::new()
+    } else {
+        prodready_host::bundle::embedded_flavours(host)?
+    };
+    for path in &flags.policies {
+        let f = load_policy(host, path, need_flavours)?;
+        out.retain(|m| m.core.id() != f.core.id());
+        out.push(f);
+    }
+    out.sort_by_key(|m| m.core.metadata().number);
+    Ok(out)
+}
+
+/// One external module, with its flavours beside it when they are there.
+fn load_policy(
+    host: &Host,
+    path: &Path,
+    need_flavours: bool,
+) -> anyhow::Result<prodready_host::bundle::Flavoured> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let core = RuleModule::from_wasm(host, &bytes, &path.display().to_string())?;
+    let name = path.to_string_lossy();
+    let stem = name.strip_suffix(".wasm").unwrap_or(&name);
+    let sibling = |flavour: &str| -> anyhow::Result<Vec<u8>> {
+        let p = std::path::PathBuf::from(format!("{stem}.{flavour}.wasm"));
+        match std::fs::read(&p) {
+            Ok(b) => Ok(b),
+            Err(_) if !need_flavours => Ok(Vec::new()),
+            Err(e) => bail!(
+                "{}: the {flavour} flavour of {} is not there ({e}); `prodready build-rule` writes it beside the core module",
+                p.display(),
+                path.display()
+            ),
+        }
+    };
+    Ok(prodready_host::bundle::Flavoured {
+        kubewarden: sibling("kubewarden")?,
+        opa: sibling("opa")?,
+        core,
+    })
 }
 
 /// Reads a YAML or JSON file into a value.
@@ -213,6 +269,9 @@ fn eval(host: &Host, flags: &RunFlags, a: EvalArgs) -> anyhow::Result<ExitCode> 
 }
 
 fn new_rule(a: &args::NewRuleArgs) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &a.out {
+        return rule_crate::new_standalone(a, out);
+    }
     let written = prodready_host::scaffold::new_rule(
         &a.root,
         &prodready_host::scaffold::NewRule {
