@@ -39,6 +39,8 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 const FIXTURE: &str = include_str!("../templates/rule/fixture.yaml.tmpl");
 
+const STANDALONE_TOML: &str = include_str!("../templates/rule/Cargo.standalone.toml.tmpl");
+
 /// `ci-cd` → `CiCd`.
 pub fn type_name(id: &str) -> String {
     id.split('-')
@@ -110,6 +112,48 @@ pub fn new_rule(root: &Path, r: &NewRule) -> Result<Vec<PathBuf>, String> {
     write(root, &fixture, &render(FIXTURE, r))?;
     written.push(fixture);
     written.extend(lists::sync(root)?);
+    Ok(written)
+}
+
+/// Writes a rule crate outside the repository in `dir` (which must not exist or be empty):
+/// the same sources as [`new_rule`], a Cargo.toml of its own that names the SDK at `sdk`,
+/// and its first test suite, `prodready-test.yaml`. Returns the paths written, relative to
+/// `dir`.
+pub fn new_standalone_rule(dir: &Path, r: &NewRule, sdk: &Path) -> Result<Vec<PathBuf>, String> {
+    if !valid_id(&r.id) {
+        return Err(format!(
+            "`{}` is not a rule id: use lowercase letters, digits and single dashes, starting with a letter",
+            r.id
+        ));
+    }
+    if !(1..=99).contains(&r.number) {
+        return Err(format!("--number {}: use 1 to 99", r.number));
+    }
+    if !sdk.join("Cargo.toml").is_file() {
+        return Err(format!(
+            "{}: not the prodready SDK (no Cargo.toml); pass --sdk <checkout>/policies/sdk",
+            sdk.display()
+        ));
+    }
+    if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(format!("{} exists and is not empty", dir.display()));
+    }
+    let sdk = std::fs::canonicalize(sdk).map_err(|e| format!("{}: {e}", sdk.display()))?;
+    let mut written = Vec::new();
+    let toml = render(STANDALONE_TOML, r).replace("{{sdk}}", &sdk.display().to_string());
+    write(dir, Path::new("Cargo.toml"), &toml)?;
+    written.push(PathBuf::from("Cargo.toml"));
+    for (path, template) in TEMPLATES.iter().filter(|(p, _)| *p != "Cargo.toml") {
+        write(dir, Path::new(path), &render(template, r))?;
+        written.push(PathBuf::from(path));
+    }
+    let suite = render(FIXTURE, r).replacen(
+        "fixture:\n",
+        "# prodready test --policy dist/<rule>.wasm --flavours all (docs/writing-a-rule.md)\nfixture:\n",
+        1,
+    );
+    write(dir, Path::new(crate::suite::FILE_NAME), &suite)?;
+    written.push(PathBuf::from(crate::suite::FILE_NAME));
     Ok(written)
 }
 

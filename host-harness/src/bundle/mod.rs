@@ -49,21 +49,53 @@ pub fn write_kubewarden(
     out: &Path,
     registry: &str,
 ) -> anyhow::Result<Vec<KubewardenPackage>> {
+    write_kubewarden_of(host, out, registry, &embedded_flavours(host)?)
+}
+
+/// A rule module with its Kubewarden and OPA flavours: an embedded one, or one built out of
+/// tree (`prodready build-rule`) and loaded with `--policy`.
+pub struct Flavoured {
+    pub core: RuleModule,
+    pub kubewarden: Vec<u8>,
+    pub opa: Vec<u8>,
+}
+
+/// Every embedded rule with its flavours.
+pub fn embedded_flavours(host: &Host) -> anyhow::Result<Vec<Flavoured>> {
+    embedded()
+        .iter()
+        .map(|em| {
+            Ok(Flavoured {
+                core: RuleModule::from_embedded(host, em)?,
+                kubewarden: em.kubewarden.to_vec(),
+                opa: em.opa.to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// [`write_kubewarden`] for these modules.
+pub fn write_kubewarden_of(
+    host: &Host,
+    out: &Path,
+    registry: &str,
+    modules: &[Flavoured],
+) -> anyhow::Result<Vec<KubewardenPackage>> {
     let mut packages = Vec::new();
     let mut metas = Vec::new();
-    for em in embedded() {
-        let core = RuleModule::from_embedded(host, em)?;
-        let m = core.metadata().clone();
-        let wapc = WapcModule::new(host, format!("{} (kubewarden)", em.id), em.kubewarden)?;
+    for f in modules {
+        let m = f.core.metadata().clone();
+        let em_kubewarden = f.kubewarden.as_slice();
+        let wapc = WapcModule::new(host, format!("{} (kubewarden)", m.id), em_kubewarden)?;
         let protocol = wapc.protocol_version()?;
         if protocol != prodready_sdk::kubewarden::PROTOCOL_VERSION {
             anyhow::bail!(
                 "{}: the waPC module answers protocol version {protocol:?}",
-                em.id
+                m.id
             );
         }
         let md = kubewarden::metadata(&m, registry, Some(protocol));
-        let annotated = kubewarden::annotate(em.kubewarden, &md)?;
+        let annotated = kubewarden::annotate(em_kubewarden, &md)?;
         let dir = out.join(&m.id);
         let manifest = kubewarden::write_rule(&dir, &m, registry, &annotated)?;
         packages.push(KubewardenPackage {
@@ -104,11 +136,17 @@ pub fn opa_files(rules: &[&ModuleMetadata]) -> anyhow::Result<BTreeMap<PathBuf, 
 /// `prodready bundle opa`: `out/<rule>.tar.gz` per rule and `out/prodready.tar.gz` with every
 /// rule, and beside them each bundle's text files ([`opa_files`]). Returns the archives written.
 pub fn write_opa(host: &Host, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    write_opa_of(out, &embedded_flavours(host)?)
+}
+
+/// [`write_opa`] for these modules.
+pub fn write_opa_of(out: &Path, modules: &[Flavoured]) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)?;
     let mut metas = Vec::new();
-    for em in embedded() {
-        let core = RuleModule::from_embedded(host, em)?;
-        metas.push((core.metadata().clone(), em.opa));
+    for f in modules {
+        crate::opa_link::check_opa_shape(&f.opa)
+            .map_err(|e| anyhow::anyhow!("{}: the OPA flavour: {e}", f.core.id()))?;
+        metas.push((f.core.metadata().clone(), f.opa.as_slice()));
     }
     metas.sort_by_key(|(m, _)| m.number);
     let refs: Vec<&ModuleMetadata> = metas.iter().map(|(m, _)| m).collect();
