@@ -218,8 +218,59 @@ pub fn check_with_progress(
     namespace: &str,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Checked {
+    check_shard(
+        host, modules, settings, docs, mode, namespace, None, progress,
+    )
+}
+
+/// A deterministic share of a manifest set's objects: `index` of `count` (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether the object with this kind, namespace (as written; none for none) and name is
+    /// in the shard: FNV-1a of `kind/namespace/name`, modulo the count. The same objects land
+    /// in the same shard on every machine and every run.
+    #[must_use]
+    pub fn contains(&self, kind: &str, namespace: Option<&str>, name: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in kind
+            .bytes()
+            .chain([b'/'])
+            .chain(namespace.unwrap_or_default().bytes())
+            .chain([b'/'])
+            .chain(name.bytes())
+        {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h % u64::from(self.count.max(1)) == u64::from(self.index.saturating_sub(1))
+    }
+}
+
+/// [`check_with_progress`], evaluating only the objects of `shard` (every object of `docs`
+/// is still the context of the cross-object checks). Reports come back for every document;
+/// those outside the shard have no verdicts.
+#[allow(clippy::too_many_arguments)]
+pub fn check_shard(
+    host: &Host,
+    modules: &[RuleModule],
+    settings: &BTreeMap<String, Value>,
+    docs: &[Document],
+    mode: Mode,
+    namespace: &str,
+    shard: Option<Shard>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Checked {
     let started = Instant::now();
     let targets: Vec<Target> = docs.iter().map(target).collect();
+    let selected: Vec<bool> = targets
+        .iter()
+        .map(|t| shard.is_none_or(|s| s.contains(&t.kind, t.namespace.as_deref(), &t.name)))
+        .collect();
     let prepare = started.elapsed();
     let started = Instant::now();
     let mut times = vec![Duration::ZERO; modules.len()];
@@ -236,11 +287,13 @@ pub fn check_with_progress(
                 .zip(times.chunks_mut(chunk))
             {
                 let targets = &targets;
+                let selected = &selected;
                 scope.spawn(move || {
                     for ((slot, module), time) in out.iter_mut().zip(mods).zip(time.iter_mut()) {
                         let t = Instant::now();
-                        *slot =
-                            run_module(host, module, settings, targets, mode, namespace, progress);
+                        *slot = run_module(
+                            host, module, settings, targets, selected, mode, namespace, progress,
+                        );
                         *time = t.elapsed();
                     }
                 });
@@ -320,6 +373,7 @@ fn run_module(
     module: &RuleModule,
     settings: &BTreeMap<String, Value>,
     targets: &[Target],
+    selected: &[bool],
     mode: Mode,
     namespace: &str,
     progress: &(dyn Fn(u64) + Sync),
@@ -328,10 +382,10 @@ fn run_module(
     let settings_json = settings_json(meta, settings);
     let mut session = Session::new(host, module);
     let handled = || {
-        targets
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| meta.handles(&t.group, &t.version, &t.kind))
+        targets.iter().enumerate().filter(|(i, t)| {
+            selected.get(*i).copied().unwrap_or(false)
+                && meta.handles(&t.group, &t.version, &t.kind)
+        })
     };
     if let Some(Err(verdict)) =
         context_json(meta, targets, namespace).map(|ctx| session.set_context(Arc::new(ctx)))

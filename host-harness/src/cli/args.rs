@@ -323,6 +323,11 @@ pub struct CheckArgs {
     /// Print what each phase took (load, parse, evaluate per rule) to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Evaluate only shard I of N (1-based): a deterministic 1/N of the objects, by a hash of
+    /// kind/namespace/name, with the whole set still loaded as context. N CI jobs with
+    /// `--shard 1/N` ... `--shard N/N` report, together, what one unsharded run reports.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<prodready_host::check::Shard>,
     /// Per-rule settings: a YAML or JSON mapping of rule id to that rule's settings.
     #[arg(long, value_name = "FILE")]
     pub settings: Option<PathBuf>,
@@ -357,6 +362,24 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (`::error file=...,line=...::`).
     Github,
+}
+
+fn parse_shard(s: &str) -> Result<prodready_host::check::Shard, String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}`: expected I/N, e.g. 2/4"))?;
+    let index: u32 = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{i}` is not a number"))?;
+    let count: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a number"))?;
+    if count == 0 || index == 0 || index > count {
+        return Err(format!("`{s}`: I must be 1 to N, and N at least 1"));
+    }
+    Ok(prodready_host::check::Shard { index, count })
 }
 
 fn parse_output(s: &str) -> Result<OutputSpec, String> {

@@ -34,6 +34,8 @@ pub struct Run {
     pub config: Config,
     /// What fails the run (`--fail-on`, the config's `failOn`).
     pub fail_on: FailOn,
+    /// `--shard`: the share of the objects evaluated.
+    pub shard: Option<prodready_host::check::Shard>,
 }
 
 struct Timings {
@@ -49,6 +51,7 @@ fn evaluate(
     host: &Host,
     flags: &RunFlags,
     input: &InputArgs,
+    shard: Option<prodready_host::check::Shard>,
     timings: &mut Timings,
 ) -> anyhow::Result<Run> {
     let started = Instant::now();
@@ -141,13 +144,14 @@ fn evaluate(
             p.inc(n);
         }
     };
-    let checked = prodready_host::check::check_with_progress(
+    let checked = prodready_host::check::check_shard(
         host,
         &modules,
         &settings,
         &loaded.documents,
         prodready_host::check::Mode::Manifest,
         &namespace,
+        shard,
         &tick,
     );
     if let Some(p) = progress {
@@ -163,7 +167,21 @@ fn evaluate(
     );
     config.apply_exemptions(&mut findings, &loaded.documents, &namespace);
     timings.findings = t.elapsed();
-    let summary = findings.summary(checked.reports.len());
+    let objects = match shard {
+        None => checked.reports.len(),
+        Some(s) => checked
+            .reports
+            .iter()
+            .filter(|r| {
+                s.contains(
+                    &r.object.kind,
+                    r.object.namespace.as_deref(),
+                    &r.object.name,
+                )
+            })
+            .count(),
+    };
+    let summary = findings.summary(objects);
     timings.checked = Some(checked);
     Ok(Run {
         modules,
@@ -172,6 +190,7 @@ fn evaluate(
         summary,
         baseline: None,
         fail_on: config.fail_on.unwrap_or(FailOn::Error),
+        shard,
         config,
     })
 }
@@ -240,14 +259,20 @@ pub fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<Exit
         findings: Duration::ZERO,
         checked: None,
     };
-    let mut run = evaluate(host, flags, &a.input, &mut timings)?;
+    let mut run = evaluate(host, flags, &a.input, a.shard, &mut timings)?;
     if let Some(f) = a.fail_on {
         run.fail_on = f;
     }
     let baseline_path = a.baseline.clone().or_else(|| run.config.baseline.clone());
     if let Some(path) = baseline_path {
         let b = baseline::read(&path).map_err(anyhow::Error::msg)?;
-        let outcome = baseline::apply(&b, &mut run.findings, Date::today());
+        let mut outcome = baseline::apply(&b, &mut run.findings, Date::today());
+        // Entries of objects in other shards are those shards' to match.
+        if let Some(s) = a.shard {
+            outcome
+                .stale
+                .retain(|e| s.contains(&e.kind, e.namespace.as_deref(), &e.name));
+        }
         run.summary = run.findings.summary(run.summary.objects);
         run.baseline = Some((path, outcome));
     }
@@ -353,7 +378,7 @@ pub fn baseline(host: &Host, flags: &RunFlags, a: BaselineArgs) -> anyhow::Resul
     {
         bail!("--expires {x}: not a date (YYYY-MM-DD)");
     }
-    let run = evaluate(host, flags, &a.input, &mut timings)?;
+    let run = evaluate(host, flags, &a.input, None, &mut timings)?;
     if !run.findings.errors.is_empty() {
         for e in &run.findings.errors {
             eprintln!(

@@ -153,6 +153,9 @@ pub fn render(run: &Run, color: bool) -> String {
         let _ = write!(line, ", {} baselined", s.baselined);
     }
     let _ = write!(line, ", {} module errors", s.module_errors);
+    if let Some(shard) = run.shard {
+        let _ = write!(line, " (shard {}/{})", shard.index, shard.count);
+    }
     let _ = writeln!(out, "{}", p.bold(&line));
     out
 }

@@ -79,6 +79,7 @@ pub fn render(run: &Run) -> anyhow::Result<String> {
         "objects": objects,
         "skipped": skipped,
         "baseline": baseline,
+        "shard": run.shard.map(|s| json!({"index": s.index, "count": s.count})),
     });
     Ok(serde_json::to_string_pretty(&doc)? + "\n")
 }
