@@ -6,6 +6,7 @@ side by side in one run. Results go to bench-out/results.json; docs/performance.
     python3 scripts/bench.py                 # everything (installs checkov into bench-out/venv)
     python3 scripts/bench.py --no-peers      # prodready only
     python3 scripts/bench.py --runs 7        # more repetitions (medians are reported)
+    python3 scripts/bench.py --skip-100k     # without the 100,000-object run (one run, ~1 min)
 
 Every rule module is measured: the script runs whatever modules the binary embeds, so a rule
 added later is measured by the same command.
@@ -100,7 +101,8 @@ def checks_run(prodready: Path, manifest: Path) -> int:
     rules = json.loads(subprocess.run([str(prodready), "rules", "--output", "json"], capture_output=True,
                                       check=True).stdout)
     per_rule = {r["id"]: len(r["checks"]) for r in rules}
-    out = subprocess.run([str(prodready), "check", "--output", "json", str(manifest)], capture_output=True).stdout
+    out = subprocess.run([str(prodready), "check", "--no-config", "--output", "json", str(manifest)],
+                         capture_output=True).stdout
     doc = json.loads(out)
     return sum(per_rule.get(r, 0) for o in doc["objects"] for r in o["rules"])
 
@@ -138,28 +140,34 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--skip-100k", action="store_true")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     prodready, gen = build()
     files = {"small": ROOT / "examples" / "bookstore" / "web.yaml", "1k": corpus(gen, 1000), "10k": corpus(gen, 10000)}
+    if not args.skip_100k:
+        files["100k"] = corpus(gen, 100000)
     env = dict(os.environ)
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                            "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                                         if l.startswith("model name")), "?")},
                "runs": args.runs, "prodready": {}, "checkov": {}}
     for name, f in files.items():
-        cmd = [str(prodready), "check", "--timings", str(f)]
-        med, walls, rss, err, code = median_wall(cmd, args.runs if name != "10k" else max(3, args.runs // 2), env)
+        cmd = [str(prodready), "check", "--no-config", "--timings", "--max-input-bytes", str(1 << 30), str(f)]
+        runs = {"10k": max(3, args.runs // 2), "100k": 1}.get(name, args.runs)
+        med, walls, rss, err, code = median_wall(cmd, runs, env)
         results["prodready"][name] = {
             "file": str(f.relative_to(ROOT)), "bytes": f.stat().st_size, "wall_s_median": med, "walls": walls,
             "peak_rss_mib": rss, "exit": code, "phases_ms": timings(err),
-            "checks_run": checks_run(prodready, f),
+            "checks_run": checks_run(prodready, f) if name != "100k" else None,
         }
         print(f"prodready {name:>5}: {med * 1000:9.1f} ms  rss {results['prodready'][name]['peak_rss_mib']:6.1f} MiB"
               f"  checks {results['prodready'][name]['checks_run']}", flush=True)
     if not args.no_peers:
         checkov = checkov_setup()
         for name, f in files.items():
+            if name == "100k":
+                continue  # checkov takes hours on it
             cmd = checkov_cmd(checkov, f)
             wall, rss, out, err, code = run_measured(cmd)
             results["checkov"][name] = {"wall_s": wall, "peak_rss_mib": rss, "exit": code,
@@ -170,6 +178,10 @@ def main():
     p1, p10 = results["prodready"]["1k"]["wall_s_median"], results["prodready"]["10k"]["wall_s_median"]
     results["growth_10k_over_1k"] = p10 / p1
     print(f"growth 10k/1k: {p10 / p1:.1f}x")
+    if "100k" in results["prodready"]:
+        p100 = results["prodready"]["100k"]["wall_s_median"]
+        results["growth_100k_over_10k"] = p100 / p10
+        print(f"growth 100k/10k: {p100 / p10:.1f}x")
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"wrote {OUT / 'results.json'}")
 

@@ -900,3 +900,54 @@ fn shards_together_report_what_one_run_reports() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
     }
 }
+
+#[test]
+fn input_limits_are_flags_and_their_errors_say_which() {
+    let dir = scratch("limits");
+    std::fs::write(dir.join("api.yaml"), TWO_CONTAINERS).unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--max-input-bytes",
+            "100",
+            "api.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("raise it with --max-input-bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_in(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--max-document-bytes",
+            "100",
+            "api.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("raise it with --max-document-bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_in(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--rule",
+            "health-check",
+            "--max-input-bytes",
+            "100000",
+            "api.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}

@@ -299,6 +299,13 @@ pub struct InputArgs {
     /// config's `namespace`, else `default`.
     #[arg(long, short = 'n', value_name = "NAMESPACE")]
     pub namespace: Option<String>,
+    /// Largest input (a file, or stdin) read, in bytes: the whole set is held in memory, so
+    /// this bounds it. Raise it for a large `kustomize build` stream.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_input_bytes: u64,
+    /// Largest single YAML/JSON document, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub max_document_bytes: usize,
 }
 
 #[derive(Debug, Args)]

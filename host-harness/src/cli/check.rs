@@ -129,7 +129,21 @@ fn evaluate(
         .unwrap_or_else(|| prodready_host::check::DEFAULT_NAMESPACE.to_string());
 
     let t = Instant::now();
-    let loaded = loader::load(&paths, &loader::Limits::default())?;
+    let limits = loader::Limits {
+        max_file_bytes: input.max_input_bytes,
+        max_document_bytes: input.max_document_bytes,
+        ..loader::Limits::default()
+    };
+    let loaded = loader::load(&paths, &limits).map_err(|e| {
+        let hint = match &e {
+            loader::LoadError::FileTooLarge { .. } => {
+                " (raise it with --max-input-bytes; the whole set is held in memory)"
+            }
+            loader::LoadError::DocumentTooLarge { .. } => " (raise it with --max-document-bytes)",
+            _ => "",
+        };
+        anyhow::anyhow!("{e}{hint}")
+    })?;
     timings.load = t.elapsed();
     for s in &loaded.skipped {
         eprintln!(
