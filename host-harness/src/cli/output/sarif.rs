@@ -13,7 +13,7 @@ use serde_sarif::sarif;
 use super::object_label;
 use crate::cli::check::Run;
 
-const INFORMATION_URI: &str = "https://github.com/prodready/prodready";
+const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
 
 fn level(f: &Finding) -> sarif::ResultLevel {
     match (&f.status, f.severity) {
