@@ -291,9 +291,12 @@ pub fn check_shard(
                 scope.spawn(move || {
                     for ((slot, module), time) in out.iter_mut().zip(mods).zip(time.iter_mut()) {
                         let t = Instant::now();
-                        *slot = run_module(
-                            host, module, settings, targets, selected, mode, namespace, progress,
-                        );
+                        let objects = Objects {
+                            targets,
+                            selected,
+                            namespace,
+                        };
+                        *slot = run_module(host, module, settings, &objects, mode, progress);
                         *time = t.elapsed();
                     }
                 });
@@ -368,16 +371,27 @@ pub fn settings_json(meta: &ModuleMetadata, settings: &BTreeMap<String, Value>) 
         .unwrap_or_else(|| "{}".into())
 }
 
+/// The set a module runs over: every target (the context), which of them it evaluates
+/// (`--shard`), and the namespace objects without one are in.
+struct Objects<'a> {
+    targets: &'a [Target],
+    selected: &'a [bool],
+    namespace: &'a str,
+}
+
 fn run_module(
     host: &Host,
     module: &RuleModule,
     settings: &BTreeMap<String, Value>,
-    targets: &[Target],
-    selected: &[bool],
+    objects: &Objects<'_>,
     mode: Mode,
-    namespace: &str,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Vec<(usize, Verdict)> {
+    let Objects {
+        targets,
+        selected,
+        namespace,
+    } = *objects;
     let meta = module.metadata();
     let settings_json = settings_json(meta, settings);
     let mut session = Session::new(host, module);

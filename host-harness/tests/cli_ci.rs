@@ -770,6 +770,46 @@ fn init_writes_a_config_that_changes_nothing_until_edited() {
         &["check", "--no-config", "-o", "json", "objects.yaml"],
     );
     assert_eq!(json(&with)["summary"], json(&without)["summary"]);
+    // Every default it writes is a valid setting: uncommented, they change nothing either.
+    let mut in_rules = false;
+    let uncommented: String = config
+        .lines()
+        .map(|l| {
+            in_rules |= l.starts_with("rules:");
+            let setting = l.strip_prefix("    # ").filter(|rest| {
+                rest.split_once(": ").is_some_and(|(k, _)| {
+                    k.chars().all(|c| c.is_ascii_alphanumeric())
+                        && k.starts_with(|c: char| c.is_ascii_lowercase())
+                })
+            });
+            match setting {
+                Some(rest) if in_rules => format!("    {rest}\n"),
+                _ => format!("{l}\n"),
+            }
+        })
+        .collect();
+    assert!(
+        uncommented.contains("\n    require: \"both\"\n"),
+        "{uncommented}"
+    );
+    std::fs::write(dir.join("defaults.yaml"), &uncommented).unwrap();
+    let spelled = run_in(
+        &dir,
+        &[
+            "check",
+            "--config",
+            "defaults.yaml",
+            "-o",
+            "json",
+            "objects.yaml",
+        ],
+    );
+    assert_eq!(
+        json(&spelled)["summary"],
+        json(&without)["summary"],
+        "{}",
+        text(&spelled.stderr)
+    );
     // A second init does not overwrite.
     assert_eq!(run_in(&dir, &["init"]).status.code(), Some(2));
 }

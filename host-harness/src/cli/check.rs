@@ -120,6 +120,12 @@ fn evaluate(
             )
         );
     } else {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "prodready: reading manifests from standard input (end with Ctrl-D); give PATHs, or `paths:` in {}",
+                config::FILE_NAME
+            );
+        }
         vec![PathBuf::from("-")]
     };
     let namespace = input
