@@ -241,32 +241,14 @@ fn build_guests(
         cmd.args(["--features", features]);
     }
     // The outer build's flags and wrappers (clippy's among them) are not for the guests.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_RUSTFLAGS",
-    ] {
+    for var in opa_link::GUEST_BUILD_ENV_CLEARED {
         cmd.env_remove(var);
     }
     if features == Some("prodready-sdk/opa") {
-        // Optimised for size: smaller stack frames (less inlining) keep evaluation within the
-        // 48 KiB stack, and the static data smaller, so the memory's minimum stays within the
-        // 2 pages OPA hosts give. OPA hosts' call costs dominate this flavour's speed anyway.
-        cmd.env("CARGO_PROFILE_WASM_OPT_LEVEL", "s");
+        cmd.env("CARGO_PROFILE_WASM_OPT_LEVEL", opa_link::OPA_OPT_LEVEL);
         cmd.env(
             "CARGO_ENCODED_RUSTFLAGS",
-            [
-                "-C",
-                "link-arg=--import-memory",
-                "-C",
-                "link-arg=--export-memory",
-                "-C",
-                "link-arg=-zstack-size=49152",
-            ]
-            .join("\x1f"),
+            opa_link::OPA_LINK_ARGS.join("\x1f"),
         );
     }
     let status = cmd.status()?;

@@ -6,6 +6,34 @@
 // wasmparser/wasm-encoder, and checks the result against the ABI's export list. build.rs
 // `include!`s this file; the host library and its tests use it as the `opa_link` module.
 
+/// How every rule module's OPA flavour is compiled, by host-harness/build.rs for the
+/// embedded rules and by `prodready build-rule` for rules outside the repository: imported
+/// memory, a 48 KiB stack, and `opt-level = "s"` (smaller stack frames keep evaluation within
+/// that stack, smaller static data keeps the memory's minimum within the 2 pages OPA hosts
+/// give; OPA hosts' call costs dominate this flavour's speed anyway).
+pub const OPA_LINK_ARGS: &[&str] = &[
+    "-C",
+    "link-arg=--import-memory",
+    "-C",
+    "link-arg=--export-memory",
+    "-C",
+    "link-arg=-zstack-size=49152",
+];
+
+/// The `wasm` profile's opt-level for the OPA flavour (`CARGO_PROFILE_WASM_OPT_LEVEL`).
+pub const OPA_OPT_LEVEL: &str = "s";
+
+/// Variables of an outer build that are not for the guests' builds (clippy's wrapper, a
+/// host target, the outer target directory and flags): cleared before building them.
+pub const GUEST_BUILD_ENV_CLEARED: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_BUILD_TARGET",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_RUSTFLAGS",
+];
+
 /// OPA WebAssembly ABI version written into the globals.
 pub const OPA_ABI_VERSION: i32 = 1;
 pub const OPA_ABI_MINOR_VERSION: i32 = 3;

@@ -322,36 +322,10 @@ pub fn admission_request(object: &Value) -> Value {
     })
 }
 
-/// Gatekeeper's `data.inventory` of a cluster the manifest set was applied to, as Gatekeeper
-/// syncs it: `namespace/<ns>/<apiVersion>/<kind>/<name>` for namespaced kinds (an object
-/// without a namespace was created in `default`), `cluster/<apiVersion>/<kind>/<name>` for
-/// cluster-scoped ones.
+/// Gatekeeper's `data.inventory` of a cluster the manifest set was applied to (objects
+/// without a namespace in `default`): what `prodready test` gives the OPA flavour.
 pub fn inventory(docs: &[Value]) -> Value {
-    let mut inv = serde_json::json!({"namespace": {}, "cluster": {}});
-    for d in docs {
-        let (Some(av), Some(kind), Some(name)) = (
-            d["apiVersion"].as_str(),
-            d["kind"].as_str(),
-            d["metadata"]["name"].as_str(),
-        ) else {
-            continue;
-        };
-        let group = av.rsplit_once('/').map_or("", |(g, _)| g);
-        match prodready_sdk::scope::resolve(
-            group,
-            kind,
-            d["metadata"]["namespace"].as_str(),
-            prodready_sdk::scope::DEFAULT_NAMESPACE,
-        ) {
-            Some(ns) => {
-                let mut o = d.clone();
-                o["metadata"]["namespace"] = Value::String(ns.to_string());
-                inv["namespace"][ns][av][kind][name] = o;
-            }
-            None => inv["cluster"][av][kind][name] = d.clone(),
-        }
-    }
-    inv
+    prodready_host::suite::inventory(docs, prodready_sdk::scope::DEFAULT_NAMESPACE)
 }
 
 /// The modules that evaluate objects of this group and kind (generic tests built around a

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, bail};
-use prodready_host::{Host, RuleModule};
+use prodready_host::{Host, RuleModule, opa_link};
 
 use super::args::{BuildRuleArgs, NewRuleArgs};
 
@@ -105,31 +105,15 @@ pub fn build_rule(host: &Host, a: &BuildRuleArgs) -> anyhow::Result<ExitCode> {
         if let Some(f) = feature {
             cmd.args(["--features", f]);
         }
-        for var in [
-            "CARGO_ENCODED_RUSTFLAGS",
-            "RUSTFLAGS",
-            "RUSTC_WORKSPACE_WRAPPER",
-            "CARGO_BUILD_TARGET",
-            "CARGO_TARGET_DIR",
-            "CARGO_BUILD_RUSTFLAGS",
-        ] {
+        for var in opa_link::GUEST_BUILD_ENV_CLEARED {
             cmd.env_remove(var);
         }
         if opa {
-            // As host-harness/build.rs builds the embedded rules' OPA flavour: imported memory,
-            // a 48 KiB stack, optimised for size so the memory's minimum fits OPA hosts' 2 pages.
-            cmd.env("CARGO_PROFILE_WASM_OPT_LEVEL", "s");
+            // As host-harness/build.rs builds the embedded rules' OPA flavour.
+            cmd.env("CARGO_PROFILE_WASM_OPT_LEVEL", opa_link::OPA_OPT_LEVEL);
             cmd.env(
                 "CARGO_ENCODED_RUSTFLAGS",
-                [
-                    "-C",
-                    "link-arg=--import-memory",
-                    "-C",
-                    "link-arg=--export-memory",
-                    "-C",
-                    "link-arg=-zstack-size=49152",
-                ]
-                .join("\x1f"),
+                opa_link::OPA_LINK_ARGS.join("\x1f"),
             );
         }
         eprintln!(
@@ -146,7 +130,7 @@ pub fn build_rule(host: &Host, a: &BuildRuleArgs) -> anyhow::Result<ExitCode> {
         let mut bytes =
             std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
         if opa {
-            bytes = prodready_host::opa_link::opa_link(&bytes)
+            bytes = opa_link::opa_link(&bytes)
                 .map_err(|e| anyhow::anyhow!("{name}: the OPA post-link step: {e}"))?;
         }
         built.push((suffix.to_string(), bytes));

@@ -39,7 +39,7 @@ use serde_json::Value;
 use crate::config::{YamlDoc, parse_yaml};
 use crate::loader::{self, Document, Source};
 
-pub use run::{CaseResult, Flavour, FlavourSet, Outcome, Runner};
+pub use run::{CaseResult, Flavour, FlavourSet, Outcome, Runner, inventory};
 
 /// The suite file name the docs recommend (any YAML file with a `fixture:` header is one).
 pub const FILE_NAME: &str = "prodready-test.yaml";

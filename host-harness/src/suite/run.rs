@@ -244,7 +244,8 @@ impl<'h> Runner<'h> {
         let cluster = Arc::new(Cluster::new(
             admitted.iter().map(|d| d.value.clone()).collect(),
         ));
-        let inventory = json!({"inventory": inventory(&admitted, &namespace)});
+        let inventory =
+            json!({"inventory": inventory(admitted.iter().map(|d| &d.value), &namespace)});
         let mut opa_instances = BTreeMap::new();
         if self.set.opa {
             for m in &modules {
@@ -750,13 +751,14 @@ fn admitted_documents(docs: &[Document], namespace: &str) -> Vec<Document> {
         .collect()
 }
 
-/// Gatekeeper's `data.inventory` of those objects: `namespace/<ns>/<apiVersion>/<kind>/<name>`
-/// and `cluster/<apiVersion>/<kind>/<name>`.
+/// Gatekeeper's `data.inventory` of a cluster these objects were applied to, as Gatekeeper
+/// syncs it: `namespace/<ns>/<apiVersion>/<kind>/<name>` for namespaced kinds (an object
+/// without a namespace was created in `namespace`), `cluster/<apiVersion>/<kind>/<name>` for
+/// cluster-scoped ones.
 #[must_use]
-pub fn inventory(docs: &[Document], namespace: &str) -> Value {
+pub fn inventory<'v>(objects: impl IntoIterator<Item = &'v Value>, namespace: &str) -> Value {
     let mut inv = json!({"namespace": {}, "cluster": {}});
-    for d in docs {
-        let v = &d.value;
+    for v in objects {
         let (Some(av), Some(kind), Some(name)) = (
             v.get("apiVersion").and_then(Value::as_str),
             v.get("kind").and_then(Value::as_str),
