@@ -454,6 +454,28 @@ impl Config {
     }
 }
 
+/// Asks rule `id`'s module (among `modules`) whether `settings` are valid: what [`read`]
+/// takes as `validate`, and what every caller that merges settings uses.
+///
+/// # Errors
+/// The module's message, or that no module has that id.
+pub fn validate_with(
+    host: &crate::Host,
+    modules: &[crate::RuleModule],
+    id: &str,
+    settings: &Value,
+) -> Result<(), String> {
+    let Some(m) = modules.iter().find(|m| m.id() == id) else {
+        return Err(format!("no rule {id}"));
+    };
+    let answer = m.validate_settings(host, settings.to_string().as_bytes());
+    if answer.valid {
+        Ok(())
+    } else {
+        Err(answer.message.unwrap_or_else(|| "not valid".into()))
+    }
+}
+
 /// Whether `name` matches `pattern`, where `*` is any run of characters and `?` one.
 #[must_use]
 pub fn glob(pattern: &str, name: &str) -> bool {

@@ -59,7 +59,7 @@ fn evaluate(
     timings.modules = started.elapsed();
     let metas: Vec<&prodready_host::ModuleMetadata> =
         modules.iter().map(RuleModule::metadata).collect();
-    let validate = |id: &str, settings: &Value| validate_settings(host, &modules, id, settings);
+    let validate = |id: &str, settings: &Value| config::validate_with(host, &modules, id, settings);
     let config = if input.no_config {
         Config::default()
     } else {
@@ -90,7 +90,7 @@ fn evaluate(
     let mut settings = BTreeMap::new();
     for m in &modules {
         if let Some(s) = config.settings_for(m.id(), explicit.get(m.id())) {
-            validate_settings(host, &modules, m.id(), &s).map_err(|message| {
+            config::validate_with(host, &modules, m.id(), &s).map_err(|message| {
                 let from = match (&input.settings, explicit.contains_key(m.id())) {
                     (Some(p), true) => p.display().to_string(),
                     _ => config
@@ -213,24 +213,6 @@ fn evaluate(
         shard,
         config,
     })
-}
-
-/// Asks rule `id`'s module whether `settings` are valid.
-fn validate_settings(
-    host: &Host,
-    modules: &[RuleModule],
-    id: &str,
-    settings: &Value,
-) -> Result<(), String> {
-    let Some(m) = modules.iter().find(|m| m.id() == id) else {
-        return Err(format!("no rule {id}"));
-    };
-    let answer = m.validate_settings(host, settings.to_string().as_bytes());
-    if answer.valid {
-        Ok(())
-    } else {
-        Err(answer.message.unwrap_or_else(|| "not valid".into()))
-    }
 }
 
 /// A bar over (object, rule) evaluations, on a terminal, for large inputs.

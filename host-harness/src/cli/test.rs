@@ -211,18 +211,7 @@ fn init(host: &Host, flags: &RunFlags, dir: &Path) -> anyhow::Result<ExitCode> {
     let modules = super::modules(host, flags)?;
     let metas: Vec<&prodready_host::ModuleMetadata> =
         modules.iter().map(RuleModule::metadata).collect();
-    let validate = |id: &str, s: &serde_json::Value| -> Result<(), String> {
-        let m = modules
-            .iter()
-            .find(|m| m.id() == id)
-            .ok_or("no such rule")?;
-        let a = m.validate_settings(host, s.to_string().as_bytes());
-        if a.valid {
-            Ok(())
-        } else {
-            Err(a.message.unwrap_or_default())
-        }
-    };
+    let validate = |id: &str, s: &serde_json::Value| config::validate_with(host, &modules, id, s);
     let abs = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
     let config_path = config::find(None, &abs);
     let config = match &config_path {

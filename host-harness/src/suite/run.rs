@@ -192,19 +192,7 @@ impl<'h> Runner<'h> {
             .map_err(|e| suite.error_at("rule", &e))?;
         let metas: Vec<&crate::ModuleMetadata> =
             self.modules.iter().map(RuleModule::metadata).collect();
-        let validate = |id: &str, s: &Value| -> Result<(), String> {
-            let m = self
-                .modules
-                .iter()
-                .find(|m| m.id() == id)
-                .ok_or_else(|| format!("no rule {id}"))?;
-            let answer = m.validate_settings(self.host, s.to_string().as_bytes());
-            if answer.valid {
-                Ok(())
-            } else {
-                Err(answer.message.unwrap_or_else(|| "not valid".into()))
-            }
-        };
+        let validate = |id: &str, s: &Value| config::validate_with(self.host, &self.modules, id, s);
         let config = match &h.config {
             Some(p) => config::read(&suite.resolve(p), &metas, &validate)?,
             None => Config::default(),
