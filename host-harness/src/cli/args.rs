@@ -133,7 +133,9 @@ pub enum ServeCommand {
     /// ConstraintTemplates send (`bundle gatekeeper`) with the embedded modules, over HTTPS
     /// (TLS 1.3 only). `POST /validate` answers Gatekeeper, `GET /healthz` answers probes.
     ///
-    /// Runs until killed. The certificate and key are re-read when their files change.
+    /// Runs until SIGTERM or SIGINT, then stops gracefully: /readyz answers 503, requests in
+    /// flight are answered, and it exits once connections close (or --shutdown-timeout-ms).
+    /// The certificate and key are re-read when their files change.
     GatekeeperProvider(GatekeeperProviderArgs),
 }
 
@@ -155,13 +157,34 @@ pub struct GatekeeperProviderArgs {
     /// Largest request body, in bytes; larger requests get 413.
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
     pub max_body_bytes: usize,
-    /// Timeout of each read and write, and of an idle connection, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    /// Time for a TLS handshake, for each request head (so also how long an idle keep-alive
+    /// connection stays open) and for a stalled write, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub io_timeout_ms: u64,
-    /// Connections served at once (at most 128, the instances the host keeps ready).
-    #[arg(long, value_name = "N", default_value_t = 64,
+    /// Time for a request's body, its wait for an evaluation thread and its evaluation, in
+    /// milliseconds (408 while the body is arriving, 503 after).
+    #[arg(long, value_name = "MS", default_value_t = 10000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+    /// Connections open at once; more wait in the listen backlog. An idle or slow connection
+    /// costs memory (a few tens of KiB), not a thread.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+    /// Threads that evaluate requests (default: the machine's cores; at most 128, the
+    /// instances the host keeps ready). A burst waits for them instead of failing.
+    #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=128))]
-    pub max_connections: u16,
+    pub eval_threads: Option<u16>,
+    /// After SIGTERM, keep accepting new connections this long, in milliseconds (the generated
+    /// Deployment's preStop sleep already waits for the Service to drop the pod).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub shutdown_delay_ms: u64,
+    /// After SIGTERM (and the delay), how long open connections may take to finish, in
+    /// milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 20000)]
+    pub shutdown_timeout_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

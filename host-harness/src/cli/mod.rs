@@ -95,11 +95,16 @@ fn serve_gatekeeper_provider(
         key: a.tls_key,
         client_ca: a.client_ca,
     })?;
+    let defaults = ServerLimits::default();
     let limits = ServerLimits {
         max_body_bytes: a.max_body_bytes,
-        io_timeout: Duration::from_millis(a.io_timeout_ms.max(1)),
-        max_connections: usize::from(a.max_connections),
-        ..ServerLimits::default()
+        io_timeout: Duration::from_millis(a.io_timeout_ms),
+        request_timeout: Duration::from_millis(a.request_timeout_ms),
+        max_connections: a.max_connections as usize,
+        eval_threads: a.eval_threads.map_or(defaults.eval_threads, usize::from),
+        shutdown_delay: Duration::from_millis(a.shutdown_delay_ms),
+        shutdown_timeout: Duration::from_millis(a.shutdown_timeout_ms),
+        ..defaults
     };
     let server = Server::bind(&a.addr, tls, limits)?;
     let provider = Provider::new(host, modules);
@@ -108,7 +113,7 @@ fn serve_gatekeeper_provider(
         server.local_addr()?,
         provider.rules().join(", ")
     );
-    server.serve(&provider);
+    server.serve(&provider)?;
     Ok(ExitCode::SUCCESS)
 }
 
