@@ -29,9 +29,9 @@ use crate::loader::{self, DocText, Document, LoadError, Skipped, Source};
 use crate::module::{RuleModule, Session};
 
 /// Bytes of manifest text read and parsed together, by default.
-pub const BATCH_BYTES: usize = 8 << 20;
+pub const BATCH_BYTES: usize = 2 << 20;
 /// Objects evaluated together, by default.
-pub const BATCH_OBJECTS: usize = 4096;
+pub const BATCH_OBJECTS: usize = 1024;
 
 /// How a streamed check runs.
 #[derive(Debug, Clone)]

@@ -308,10 +308,10 @@ pub struct InputArgs {
     /// Largest single YAML/JSON document (a `.json` file, a `kind: List` is one), in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     pub max_document_bytes: usize,
-    /// Bytes of manifest text read and parsed together (tests; default 8 MiB).
+    /// Bytes of manifest text read and parsed together (tests; default 2 MiB).
     #[arg(long, value_name = "BYTES", hide = true)]
     pub batch_bytes: Option<usize>,
-    /// Objects evaluated together (tests; default 4096).
+    /// Objects evaluated together (tests; default 1024).
     #[arg(long, value_name = "N", hide = true)]
     pub batch_objects: Option<usize>,
 }
