@@ -13,6 +13,8 @@ use crate::engine::Host;
 use crate::loader::Document;
 use crate::module::{ModuleMetadata, RuleModule, Session};
 
+pub mod stream;
+
 /// One object of the set, serialized once for every module.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -343,6 +345,22 @@ pub fn check_shard(
 /// context. Objects without a namespace are in `namespace` (the set's, `default` unless
 /// `--namespace` says otherwise).
 pub fn context_json(meta: &ModuleMetadata, targets: &[Target], namespace: &str) -> Option<Vec<u8>> {
+    context_bytes(
+        meta,
+        targets
+            .iter()
+            .filter(|t| meta.wants_context(&t.api_version(), &t.kind))
+            .map(|t| t.context_json.as_deref().unwrap_or(&t.json)),
+        namespace,
+    )
+}
+
+/// [`context_json`] from the objects' context JSON, already chosen for the module.
+fn context_bytes<'a>(
+    meta: &ModuleMetadata,
+    objects: impl Iterator<Item = &'a str>,
+    namespace: &str,
+) -> Option<Vec<u8>> {
     if meta.context_resources.is_empty() {
         return None;
     }
@@ -350,14 +368,12 @@ pub fn context_json(meta: &ModuleMetadata, targets: &[Target], namespace: &str) 
     ctx.push_str(&json_str(namespace));
     ctx.push_str(",\"objects\":[");
     let mut first = true;
-    for t in targets {
-        if meta.wants_context(&t.api_version(), &t.kind) {
-            if !first {
-                ctx.push(',');
-            }
-            first = false;
-            ctx.push_str(t.context_json.as_deref().unwrap_or(&t.json));
+    for json in objects {
+        if !first {
+            ctx.push(',');
         }
+        first = false;
+        ctx.push_str(json);
     }
     ctx.push_str("]}");
     Some(ctx.into_bytes())

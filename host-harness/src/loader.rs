@@ -93,6 +93,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 pub mod positions;
+pub mod stream;
 pub use positions::{DocText, Located, Locator, Position};
 use serde_json::{Map, Number, Value};
 
@@ -445,6 +446,18 @@ struct Input {
     json: bool,
 }
 
+/// Where an [`Input`] sits when it is one segment of a longer input ([`stream`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Place {
+    /// Lines of the input before the segment.
+    line_base: usize,
+    /// Its document indexes continue the previous segment's.
+    continues: bool,
+    /// The true size of the segment's last document when the reader stopped keeping its
+    /// text (it is over [`Limits::max_document_bytes`]): the size its error reports.
+    oversize: Option<usize>,
+}
+
 impl Input {
     fn body(&self) -> &str {
         self.text.get(self.bom..).unwrap_or_default()
@@ -660,10 +673,32 @@ struct Chunk {
 
 /// Splits one input into documents, appending them to `units`. `count` is the number of
 /// documents read so far in the run.
+#[cfg(test)]
 fn split_input<'a>(
     input: &'a Input,
     limits: &Limits,
     count: &mut usize,
+    units: &mut Vec<Unit<'a>>,
+) -> Result<(), LoadError> {
+    let mut next_index = 0;
+    split_segment(
+        input,
+        Place::default(),
+        limits,
+        count,
+        &mut next_index,
+        units,
+    )
+}
+
+/// [`split_input`] for a segment at `place`: `next_index` is the index of its first document
+/// when it continues a previous segment, and is set to the index after its last one.
+fn split_segment<'a>(
+    input: &'a Input,
+    place: Place,
+    limits: &Limits,
+    count: &mut usize,
+    next_index: &mut usize,
     units: &mut Vec<Unit<'a>>,
 ) -> Result<(), LoadError> {
     let body = input.body();
@@ -673,17 +708,29 @@ fn split_input<'a>(
         limits,
         count,
         units,
-        index: 0,
+        index: if place.continues { *next_index } else { 0 },
+        oversize: place.oversize,
     };
+    let result = split_body(input, body, place.line_base, &mut emitter);
+    *next_index = emitter.index;
+    result
+}
+
+fn split_body(
+    input: &Input,
+    body: &str,
+    line_base: usize,
+    emitter: &mut Emitter<'_, '_>,
+) -> Result<(), LoadError> {
     if input.json {
         let Some(first) = body.find(|c: char| !c.is_whitespace()) else {
             return Ok(());
         };
-        let line = line_of(body, first);
+        let line = line_base + line_of(body, first);
         return emitter.emit(
             Chunk {
                 start: 0,
-                first_line: 1,
+                first_line: line_base + 1,
                 explicit: false,
                 content_line: Some(line),
             },
@@ -694,12 +741,12 @@ fn split_input<'a>(
 
     let mut chunk = Chunk {
         start: 0,
-        first_line: 1,
+        first_line: line_base + 1,
         explicit: false,
         content_line: None,
     };
     let mut offset = 0;
-    let mut line_no = 0;
+    let mut line_no = line_base;
     for raw in body.split_inclusive('\n') {
         line_no += 1;
         let line = raw.strip_suffix('\n').unwrap_or(raw);
@@ -740,6 +787,8 @@ struct Emitter<'a, 'b> {
     units: &'b mut Vec<Unit<'a>>,
     /// Index of the next document in this input.
     index: usize,
+    /// [`Place::oversize`].
+    oversize: Option<usize>,
 }
 
 impl Emitter<'_, '_> {
@@ -767,11 +816,16 @@ impl Emitter<'_, '_> {
         }
         let text = self.body.get(chunk.start..end).unwrap_or_default();
         if text.len() > self.limits.max_document_bytes {
+            // The reader keeps only the start of a document over the limit.
+            let size = match self.oversize {
+                Some(size) if end == self.body.len() => size,
+                _ => text.len(),
+            };
             return Err(LoadError::DocumentTooLarge {
                 file: Arc::clone(&self.input.file),
                 index,
                 line,
-                size: text.len(),
+                size,
                 limit: self.limits.max_document_bytes,
             });
         }
@@ -842,11 +896,39 @@ fn process(
     limits: &Limits,
     deferred: Option<LoadError>,
 ) -> Result<Loaded, LoadError> {
+    let inputs: Vec<(&Input, Place)> = inputs.iter().map(|i| (i, Place::default())).collect();
+    process_counted(&inputs, limits, deferred, &mut Counts::default())
+}
+
+/// What a run has read so far, carried from one batch of inputs to the next ([`stream`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    /// YAML/JSON documents read (for [`Limits::max_documents`]).
+    documents: usize,
+    /// Objects and skipped documents produced (the same limit).
+    produced: usize,
+    /// Index of the next document in the input being read.
+    next_index: usize,
+}
+
+/// [`process`], counting on from `counts`.
+fn process_counted(
+    inputs: &[(&Input, Place)],
+    limits: &Limits,
+    deferred: Option<LoadError>,
+    counts: &mut Counts,
+) -> Result<Loaded, LoadError> {
     let mut units = Vec::new();
-    let mut count = 0;
     let mut failure = deferred;
-    for input in inputs {
-        if let Err(error) = split_input(input, limits, &mut count, &mut units) {
+    for &(input, place) in inputs {
+        if let Err(error) = split_segment(
+            input,
+            place,
+            limits,
+            &mut counts.documents,
+            &mut counts.next_index,
+            &mut units,
+        ) {
             // Documents before the failing one are still parsed: their errors come first.
             failure = Some(error);
             break;
@@ -854,11 +936,10 @@ fn process(
     }
 
     let mut loaded = Loaded::default();
-    let mut produced = 0_usize;
     for (outs, error) in parse_all(&units, limits) {
         for out in outs {
-            produced += 1;
-            if produced > limits.max_documents {
+            counts.produced += 1;
+            if counts.produced > limits.max_documents {
                 let (file, index, line) = out.position();
                 return Err(LoadError::TooManyDocuments {
                     file: Arc::clone(file),

@@ -322,13 +322,21 @@ pub struct InputArgs {
     /// config's `namespace`, else `default`.
     #[arg(long, short = 'n', value_name = "NAMESPACE")]
     pub namespace: Option<String>,
-    /// Largest input (a file, or stdin) read, in bytes: the whole set is held in memory, so
-    /// this bounds it. Raise it for a large `kustomize build` stream.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
-    pub max_input_bytes: u64,
-    /// Largest single YAML/JSON document, in bytes.
+    /// Largest input (a file, or stdin) read, in bytes; default: no limit. Inputs are read
+    /// in batches, so memory does not grow with them (only with the objects cross-object
+    /// checks read: Services, workloads, PDBs, ...); set it to refuse an input that is too
+    /// long.
+    #[arg(long, value_name = "BYTES")]
+    pub max_input_bytes: Option<u64>,
+    /// Largest single YAML/JSON document (a `.json` file, a `kind: List` is one), in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     pub max_document_bytes: usize,
+    /// Bytes of manifest text read and parsed together (tests; default 2 MiB).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    pub batch_bytes: Option<usize>,
+    /// Objects evaluated together (tests; default 1024).
+    #[arg(long, value_name = "N", hide = true)]
+    pub batch_objects: Option<usize>,
 }
 
 #[derive(Debug, Args)]

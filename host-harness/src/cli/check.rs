@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use prodready_host::baseline::{self, Baseline, Date};
+use prodready_host::check::stream::{self, Object};
 use prodready_host::config::{self, Config, FailOn};
 use prodready_host::findings::{self, Findings, Summary};
-use prodready_host::loader::{self, Loaded};
+use prodready_host::loader::{self, Skipped};
 use prodready_host::{Host, RuleModule};
 use serde_json::Value;
 
@@ -26,7 +27,10 @@ const PROGRESS_MIN_OBJECTS: usize = 2_000;
 /// Everything one evaluation produced, for the outputs.
 pub struct Run {
     pub modules: Vec<RuleModule>,
-    pub loaded: Loaded,
+    /// Every object read, in input order (findings' `document` indexes into it).
+    pub objects: Vec<Object>,
+    /// The documents that are not Kubernetes objects.
+    pub skipped: Vec<Skipped>,
     pub findings: Findings,
     pub summary: Summary,
     /// Set when a baseline was applied.
@@ -38,12 +42,20 @@ pub struct Run {
     pub shard: Option<prodready_host::check::Shard>,
 }
 
+#[derive(Default)]
 struct Timings {
     modules: Duration,
+    /// Reading, splitting and parsing (pass 1).
     load: Duration,
-    /// Findings built from the verdicts: field positions (documents re-read), fingerprints.
+    /// Serializing objects and contexts (pass 1).
+    prepare: Duration,
+    /// Wall time per module (summed over batches).
+    rules: Vec<(String, Duration)>,
+    /// Evaluation, wall time (pass 2).
+    evaluate: Duration,
+    /// Findings built from the verdicts: field positions (documents re-read), fingerprints,
+    /// exemptions.
     findings: Duration,
-    checked: Option<prodready_host::check::Checked>,
 }
 
 /// Reads the config, loads modules and manifests, evaluates and collects findings.
@@ -134,78 +146,81 @@ fn evaluate(
         .or_else(|| config.namespace.clone())
         .unwrap_or_else(|| prodready_host::check::DEFAULT_NAMESPACE.to_string());
 
-    let t = Instant::now();
     let limits = loader::Limits {
-        max_file_bytes: input.max_input_bytes,
+        max_file_bytes: input.max_input_bytes.unwrap_or(u64::MAX),
         max_document_bytes: input.max_document_bytes,
+        // Memory does not grow with the documents read, only with the context kept.
+        max_documents: usize::MAX,
         ..loader::Limits::default()
     };
-    let loaded = loader::load(&paths, &limits).map_err(|e| {
+    let options = stream::Options {
+        mode: prodready_host::check::Mode::Manifest,
+        namespace: namespace.clone(),
+        shard,
+        limits,
+        batch_bytes: input.batch_bytes.unwrap_or(stream::BATCH_BYTES),
+        batch_objects: input.batch_objects.unwrap_or(stream::BATCH_OBJECTS),
+    };
+    let metas: Vec<&prodready_host::ModuleMetadata> =
+        modules.iter().map(RuleModule::metadata).collect();
+    let defaults = config::default_severities(&metas);
+    drop(metas);
+    let progress: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
+    let mut started = |total: u64| {
+        if let Some(bar) = progress_bar(&modules, total) {
+            let _ = progress.set(bar);
+        }
+    };
+    let tick = |n: u64| {
+        if let Some(p) = progress.get() {
+            p.inc(n);
+        }
+    };
+    let exempt = |found: &mut Findings, docs: &[loader::Document]| {
+        config.apply_exemptions(found, docs, &namespace);
+    };
+    let streamed = stream::check_stream(
+        host,
+        &modules,
+        &settings,
+        &paths,
+        &options,
+        &defaults,
+        stream::Hooks {
+            started: &mut started,
+            progress: &tick,
+            exempt: &exempt,
+        },
+    )
+    .map_err(|e| {
         let hint = match &e {
-            loader::LoadError::FileTooLarge { .. } => {
-                " (raise it with --max-input-bytes; the whole set is held in memory)"
-            }
+            loader::LoadError::FileTooLarge { .. } => " (raise it with --max-input-bytes)",
             loader::LoadError::DocumentTooLarge { .. } => " (raise it with --max-document-bytes)",
             _ => "",
         };
         anyhow::anyhow!("{e}{hint}")
     })?;
-    timings.load = t.elapsed();
-    for s in &loaded.skipped {
+    if let Some(p) = progress.get() {
+        p.finish_and_clear();
+    }
+    for s in &streamed.skipped {
         eprintln!(
             "prodready: warning: {}:{}: document {} skipped: {}",
             s.source, s.line, s.index, s.reason
         );
     }
-
-    let progress = progress_bar(&modules, &loaded);
-    let tick = |n: u64| {
-        if let Some(p) = &progress {
-            p.inc(n);
-        }
-    };
-    let checked = prodready_host::check::check_shard(
-        host,
-        &modules,
-        &settings,
-        &loaded.documents,
-        prodready_host::check::Mode::Manifest,
-        &namespace,
-        shard,
-        &tick,
-    );
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    let metas: Vec<&prodready_host::ModuleMetadata> =
-        modules.iter().map(RuleModule::metadata).collect();
-    let t = Instant::now();
-    let mut findings = findings::collect(
-        &loaded.documents,
-        &checked.reports,
-        &config::default_severities(&metas),
-    );
-    config.apply_exemptions(&mut findings, &loaded.documents, &namespace);
-    timings.findings = t.elapsed();
-    let objects = match shard {
-        None => checked.reports.len(),
-        Some(s) => checked
-            .reports
-            .iter()
-            .filter(|r| {
-                s.contains(
-                    &r.object.kind,
-                    r.object.namespace.as_deref(),
-                    &r.object.name,
-                )
-            })
-            .count(),
-    };
+    timings.load = streamed.read;
+    timings.prepare = streamed.prepare;
+    timings.rules = streamed.modules;
+    timings.evaluate = streamed.evaluate;
+    timings.findings = streamed.locate;
+    let findings = streamed.findings;
+    let objects = streamed.objects.iter().filter(|o| o.in_shard).count();
     let summary = findings.summary(objects);
-    timings.checked = Some(checked);
     Ok(Run {
         modules,
-        loaded,
+        objects: streamed.objects,
+        skipped: streamed.skipped,
         findings,
         summary,
         baseline: None,
@@ -216,11 +231,11 @@ fn evaluate(
 }
 
 /// A bar over (object, rule) evaluations, on a terminal, for large inputs.
-fn progress_bar(modules: &[RuleModule], loaded: &Loaded) -> Option<indicatif::ProgressBar> {
-    if loaded.documents.len() < PROGRESS_MIN_OBJECTS || !std::io::stderr().is_terminal() {
+fn progress_bar(modules: &[RuleModule], total: u64) -> Option<indicatif::ProgressBar> {
+    let objects = total / (modules.len().max(1) as u64);
+    if objects < PROGRESS_MIN_OBJECTS as u64 || !std::io::stderr().is_terminal() {
         return None;
     }
-    let total = (loaded.documents.len() * modules.len()) as u64;
     let bar = indicatif::ProgressBar::new(total);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{spinner} checking {human_len} evaluations [{bar:30}] {percent}% {eta}",
@@ -255,12 +270,7 @@ fn read_settings(modules: &[RuleModule], path: &Path) -> anyhow::Result<BTreeMap
 
 pub fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let mut timings = Timings {
-        modules: Duration::ZERO,
-        load: Duration::ZERO,
-        findings: Duration::ZERO,
-        checked: None,
-    };
+    let mut timings = Timings::default();
     let mut run = evaluate(host, flags, &a.input, a.shard, &mut timings)?;
     if let Some(f) = a.fail_on {
         run.fail_on = f;
@@ -315,19 +325,20 @@ pub fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<Exit
         eprintln!("timings: modules loaded in {:.2} ms", ms(timings.modules));
         eprintln!(
             "timings: {} documents read and parsed in {:.2} ms",
-            run.loaded.documents.len(),
+            run.objects.len(),
             ms(timings.load)
         );
-        if let Some(c) = &timings.checked {
-            eprintln!(
-                "timings: objects serialized for the modules in {:.2} ms",
-                ms(c.prepare)
-            );
-            for (id, d) in &c.modules {
-                eprintln!("timings: rule {id}: {:.2} ms", ms(*d));
-            }
-            eprintln!("timings: all rules (in parallel): {:.2} ms", ms(c.evaluate));
+        eprintln!(
+            "timings: objects serialized for the modules in {:.2} ms",
+            ms(timings.prepare)
+        );
+        for (id, d) in &timings.rules {
+            eprintln!("timings: rule {id}: {:.2} ms", ms(*d));
         }
+        eprintln!(
+            "timings: all rules (in parallel): {:.2} ms",
+            ms(timings.evaluate)
+        );
         eprintln!(
             "timings: {} findings located (field positions, fingerprints) in {:.2} ms",
             run.findings.findings.len(),
@@ -369,12 +380,7 @@ pub fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<Exit
 }
 
 pub fn baseline(host: &Host, flags: &RunFlags, a: BaselineArgs) -> anyhow::Result<ExitCode> {
-    let mut timings = Timings {
-        modules: Duration::ZERO,
-        load: Duration::ZERO,
-        findings: Duration::ZERO,
-        checked: None,
-    };
+    let mut timings = Timings::default();
     if let Some(x) = &a.expires
         && Date::parse(x).is_none()
     {

@@ -62,11 +62,11 @@ pub fn render(run: &Run, color: bool) -> String {
             let _ = writeln!(out, "{}", p.bold(name));
             file = Some(name);
         }
-        let d = run.loaded.documents.get(*doc);
+        let d = run.objects.get(*doc);
         let mut head = format!("  {}", p.bold(&object_label(object)));
         if let Some(d) = d {
             let _ = write!(head, " {}", p.dim(&format!("(line {})", d.line)));
-            if let Some(src) = d.text.helm_source() {
+            if let Some(src) = &d.helm_source {
                 let _ = write!(head, " {}", p.dim(&format!("from {src}")));
             }
         }

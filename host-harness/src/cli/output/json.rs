@@ -21,8 +21,7 @@ pub fn render(run: &Run) -> anyhow::Result<String> {
         rules_of.entry(*doc).or_default().push(rule);
     }
     let objects: Vec<_> = run
-        .loaded
-        .documents
+        .objects
         .iter()
         .enumerate()
         .filter_map(|(i, d)| {
@@ -45,12 +44,12 @@ pub fn render(run: &Run) -> anyhow::Result<String> {
                 "line": d.line,
                 "document": d.index,
                 "item": d.item,
-                "helmSource": d.text.helm_source(),
+                "helmSource": d.helm_source,
                 "object": object.map(|o| serde_json::to_value(o).unwrap_or_default()).unwrap_or_else(|| json!({
-                    "apiVersion": d.value.get("apiVersion"),
-                    "kind": d.value.get("kind"),
-                    "namespace": d.value.pointer("/metadata/namespace"),
-                    "name": d.value.pointer("/metadata/name"),
+                    "apiVersion": d.object.api_version,
+                    "kind": d.object.kind,
+                    "namespace": d.written_namespace,
+                    "name": d.written_name,
                 })),
                 "rules": rules,
                 "violations": of(|s| matches!(s, Status::Open)),
@@ -61,7 +60,6 @@ pub fn render(run: &Run) -> anyhow::Result<String> {
         })
         .collect();
     let skipped: Vec<_> = run
-        .loaded
         .skipped
         .iter()
         .map(|k| json!({"file": k.source.to_string(), "line": k.line, "document": k.index, "reason": k.reason}))

@@ -58,7 +58,7 @@ pub fn render(run: &Run) -> anyhow::Result<String> {
         .collect();
     let mut suites: Vec<(String, TestSuite)> = Vec::new();
     for (doc, rule) in &run.findings.evaluated {
-        let Some(d) = run.loaded.documents.get(*doc) else {
+        let Some(d) = run.objects.get(*doc) else {
             continue;
         };
         let file = d.source.to_string();
@@ -66,26 +66,16 @@ pub fn render(run: &Run) -> anyhow::Result<String> {
             suites.push((file.clone(), TestSuite::new(file.clone())));
         }
         let object = prodready_sdk::verdict::ObjectRef {
-            api_version: d
-                .value
-                .get("apiVersion")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            kind: d
-                .value
-                .get("kind")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string(),
+            api_version: d.object.api_version.clone(),
+            kind: d.object.kind.clone(),
             namespace: d
-                .value
-                .pointer("/metadata/namespace")
+                .written_namespace
+                .as_ref()
                 .and_then(|v| v.as_str())
                 .map(str::to_string),
             name: d
-                .value
-                .pointer("/metadata/name")
+                .written_name
+                .as_ref()
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string(),
