@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -55,7 +56,14 @@ def median_wall(cmd, runs, env=None):
         wall, rss, out, err, code = run_measured(cmd, env=env)
         walls.append(wall)
         rsss.append(rss)
-    return statistics.median(walls), walls, max(rsss), err, code
+    return statistics.median(walls), walls, max(rsss), out, err, code
+
+
+def module_errors(out: bytes):
+    """The summary line's module errors: a run with any is not a valid measurement (the
+    rules that failed stopped early)."""
+    m = re.search(rb"(\d+) module errors", out)
+    return int(m.group(1)) if m else None
 
 
 def timings(stderr: bytes):
@@ -76,6 +84,8 @@ def timings(stderr: bytes):
             phases["modules"] = value
         elif text.startswith("all rules"):
             phases["evaluate (all rules, parallel)"] = value
+        elif "findings located" in text:
+            phases["findings"] = value
         elif text.startswith("total"):
             phases["total"] = value
     return phases
@@ -153,12 +163,15 @@ def main():
                                         if l.startswith("model name")), "?")},
                "runs": args.runs, "prodready": {}, "checkov": {}}
     for name, f in files.items():
-        cmd = [str(prodready), "check", "--no-config", "--timings", "--max-input-bytes", str(1 << 30), str(f)]
+        cmd = [str(prodready), "check", "--no-config", "--timings", str(f)]
         runs = {"10k": max(3, args.runs // 2), "100k": 1}.get(name, args.runs)
-        med, walls, rss, err, code = median_wall(cmd, runs, env)
+        med, walls, rss, out, err, code = median_wall(cmd, runs, env)
+        errors = module_errors(out)
+        if code not in (0, 1) or errors:
+            print(f"prodready {name}: INVALID run: exit {code}, {errors} module errors", flush=True)
         results["prodready"][name] = {
             "file": str(f.relative_to(ROOT)), "bytes": f.stat().st_size, "wall_s_median": med, "walls": walls,
-            "peak_rss_mib": rss, "exit": code, "phases_ms": timings(err),
+            "peak_rss_mib": rss, "exit": code, "module_errors": errors, "phases_ms": timings(err),
             "checks_run": checks_run(prodready, f) if name != "100k" else None,
         }
         print(f"prodready {name:>5}: {med * 1000:9.1f} ms  rss {results['prodready'][name]['peak_rss_mib']:6.1f} MiB"

@@ -85,6 +85,19 @@ fn shown(f: &Findings) -> Vec<Value> {
     out
 }
 
+/// Equal, or a failure that shows the first entry that differs (not two lists of thousands).
+fn assert_same(got: &[Value], want: &[Value], what: &str) {
+    if let Some(i) = (0..got.len().max(want.len())).find(|&i| got.get(i) != want.get(i)) {
+        panic!(
+            "{what}: {} entries streamed, {} in the whole set; the first to differ, #{i}:\n  streamed:  {}\n  whole set: {}",
+            got.len(),
+            want.len(),
+            got.get(i).map_or("none".to_string(), Value::to_string),
+            want.get(i).map_or("none".to_string(), Value::to_string),
+        );
+    }
+}
+
 fn whole_set(paths: &[PathBuf], shard: Option<check::Shard>) -> (Vec<Document>, Findings) {
     let loaded = loader::load(paths, &loader::Limits::default()).unwrap();
     let modules = common::modules();
@@ -161,10 +174,10 @@ fn batches_find_what_the_whole_set_finds_across_files() {
             );
             assert_eq!(o.helm_source.as_deref(), d.text.helm_source());
         }
-        assert_eq!(
-            shown(&got.findings),
-            shown(&whole),
-            "batches of {bytes} bytes / {objects} objects"
+        assert_same(
+            &shown(&got.findings),
+            &shown(&whole),
+            &format!("batches of {bytes} bytes / {objects} objects"),
         );
     }
 }
@@ -176,7 +189,7 @@ fn a_shard_in_batches_is_the_whole_set_shard() {
     let shard = Some(check::Shard { index: 2, count: 3 });
     let (_, whole) = whole_set(&paths, shard);
     let got = streamed(&paths, shard, 500, 5);
-    assert_eq!(shown(&got.findings), shown(&whole));
+    assert_same(&shown(&got.findings), &shown(&whole), "shard 2/3");
 }
 
 fn prodready(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
