@@ -291,6 +291,7 @@ pub(crate) fn classify(e: wasmtime::Error, limits: crate::engine::Limits) -> Gue
     }
     let text = format!("{e:#}");
     if text.contains("memory growth")
+        || text.contains("forcing trap when growing memory")
         || text.contains("memory minimum size")
         || text.contains("exceeds memory limits")
     {

@@ -370,6 +370,27 @@ pub fn guest_error_verdict(e: &GuestError) -> Verdict {
     Verdict::error(code, e.to_string())
 }
 
+/// A limit a module hit with a context loaded: the context grows with the manifest set, so
+/// say how large it was and which limit to raise.
+fn context_error_verdict(e: &GuestError, bytes: usize) -> Verdict {
+    let mut v = guest_error_verdict(e);
+    let hint = match e {
+        GuestError::Memory(_) => "; the context grows with the set: raise the cap (--memory-mib)",
+        GuestError::Timeout(_) => {
+            "; the context grows with the set: raise the deadline (--deadline-ms)"
+        }
+        _ => "",
+    };
+    if let Some(error) = &mut v.error {
+        error.message = format!(
+            "with a context of {:.1} MB (the objects the rule reads): {}{hint}",
+            bytes as f64 / 1e6,
+            error.message
+        );
+    }
+    v
+}
+
 /// The fields every verdict must carry (docs/abi.md §4.2): a module that leaves one out is
 /// broken, and a broken module must not allow by omission.
 #[derive(serde::Deserialize)]
@@ -445,7 +466,7 @@ impl<'m> Session<'m> {
             if let Some(ctx) = &self.context {
                 let answer = guest
                     .call(Entry::ContextLoad, ctx)
-                    .map_err(|e| guest_error_verdict(&e))?;
+                    .map_err(|e| context_error_verdict(&e, ctx.len()))?;
                 if let Ok(v) = serde_json::from_slice::<Verdict>(&answer)
                     && v.error.is_some()
                 {
@@ -468,6 +489,10 @@ impl<'m> Session<'m> {
         if answer.is_err() {
             self.guest = None;
         }
-        to_verdict(answer)
+        match (&answer, &self.context) {
+            // Out of memory with a context loaded: most of the memory is the context.
+            (Err(e @ GuestError::Memory(_)), Some(ctx)) => context_error_verdict(e, ctx.len()),
+            _ => to_verdict(answer),
+        }
     }
 }

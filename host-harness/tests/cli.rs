@@ -278,3 +278,51 @@ fn bundle_kubewarden_writes_every_rule_and_refuses_an_empty_set() {
     assert!(text(&o.stderr).contains("no rule modules to bundle"));
     assert!(!root().join("x").exists());
 }
+
+// A set whose context outgrows the memory cap fails closed with an error that says how large
+// the context was and which flag raises the cap, not a wasm backtrace.
+#[test]
+fn a_context_too_large_for_the_memory_cap_names_its_size_and_the_flag() {
+    let corpus = Command::new(env!("CARGO_BIN_EXE_gen-corpus"))
+        .args(["--objects", "2000", "--seed", "7"])
+        .output()
+        .unwrap();
+    assert!(corpus.status.success());
+    let input = text(&corpus.stdout);
+    let out = run_stdin(
+        &[
+            "check",
+            "--no-config",
+            "--rule",
+            "maintenance",
+            "--memory-mib",
+            "2",
+            "-",
+        ],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("maintenance: trap:"))
+        .unwrap_or_else(|| panic!("no module error in:\n{stdout}"));
+    assert!(line.contains("with a context of"), "{line}");
+    assert!(line.contains("MB (the objects the rule reads)"), "{line}");
+    assert!(
+        line.contains("the module exceeded its memory limit of 2097152 bytes"),
+        "{line}"
+    );
+    assert!(line.contains("--memory-mib"), "{line}");
+    // With room, the same set is checked.
+    let out = run_stdin(
+        &["check", "--no-config", "--rule", "maintenance", "-"],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(" 0 module errors"),
+        "{}",
+        text(&out.stdout)
+    );
+}
