@@ -14,7 +14,9 @@
 //! most `max_body_bytes` (413 beyond, before the body is read); a head larger than
 //! `max_head_bytes` is a 431 and a malformed one a 400 (hyper's). A body that is not a
 //! ProviderRequest is a 400 with `systemError` set; other methods get 405 with `Allow`, other
-//! paths 404. Every answer but a 200 closes the connection.
+//! paths 404. Every answer but a 200 closes the connection; a closing connection still reads
+//! (and drops) what the client sends for up to a second, so that its last answer is not lost
+//! to the reset a socket closed with unread bytes gets.
 //!
 //! **Evaluations** run on `eval_threads` threads of their own (at most the host's instance
 //! pool, so an evaluation never fails for want of an instance), fed by a queue as long as the
@@ -297,7 +299,7 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
         // A failed or too slow handshake: nothing to answer in HTTP.
         Ok(Err(_)) | Err(_) => return,
     };
-    let io = TokioIo::new(WriteTimeout::new(tls, limits.io_timeout));
+    let mut stream = WriteTimeout::new(tls, limits.io_timeout);
     let service = hyper::service::service_fn(move |request| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(respond(&shared, request).await) }
@@ -307,8 +309,34 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
         .header_read_timeout(limits.io_timeout)
         .max_buf_size(limits.max_head_bytes.max(MIN_HEAD_BYTES))
         .keep_alive(true)
-        .serve_connection(io, service)
+        .serve_connection(TokioIo::new(&mut stream), service)
         .await;
+    linger(&mut stream).await;
+}
+
+/// How long, and how many bytes, a closing connection still reads (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Closes a connection without losing its last answer: a socket closed with unread bytes in
+/// it (a 431 for a head still arriving, a 413 for a body still being sent) is reset by the
+/// kernel, and a reset can discard the answer before the client reads it. So: say we are
+/// done (TLS close_notify, then FIN), and read and drop what the client still sends, until it
+/// closes too, for [`LINGER`] or [`LINGER_BYTES`] at most.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let drain = async {
+        let _ = stream.shutdown().await;
+        let mut buf = [0u8; 8192];
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 type Reply = Response<Full<Bytes>>;
