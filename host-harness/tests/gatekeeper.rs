@@ -942,47 +942,12 @@ fn bundle_gatekeeper_writes_every_file_and_templates_parse_as_yaml() {
 // ---------------------------------------------------------------------------------------------
 // The CLI.
 
-/// Kills the child when the test ends, passing or failing.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn cli_serve_gatekeeper_provider_answers_over_tls() {
-    use std::io::BufRead;
     let dir = std::env::temp_dir().join(format!("prodready-gk-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tls.crt"), &pki().server_cert_pem).unwrap();
-    std::fs::write(dir.join("tls.key"), &pki().server_key_pem).unwrap();
-    let mut child = Child(
-        std::process::Command::new(env!("CARGO_BIN_EXE_prodready"))
-            .args(["serve", "gatekeeper-provider", "--addr", "127.0.0.1:0"])
-            .arg("--tls-cert")
-            .arg(dir.join("tls.crt"))
-            .arg("--tls-key")
-            .arg(dir.join("tls.key"))
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    // "prodready: Gatekeeper external-data provider on https://127.0.0.1:PORT (rules: ...)"
-    let mut line = String::new();
-    std::io::BufReader::new(child.0.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .split("https://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .parse()
-        .unwrap();
-    assert!(line.contains("health-check"), "{line}");
+    let served = serve_cli(&dir, &[]);
+    let addr = served.addr;
+    assert!(served.banner.contains("health-check"), "{}", served.banner);
     let r = raw(
         addr,
         b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -1001,7 +966,7 @@ fn cli_serve_gatekeeper_provider_answers_over_tls() {
         r.response.items[0].value.as_ref().unwrap().violation.len(),
         2
     );
-    drop(child);
+    drop(served);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -454,51 +454,20 @@ fn pem_der(pem: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// Kills the child when the test ends, passing or failing.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn sigterm_during_load_drops_no_request() {
     let _alone = alone();
-    use std::io::BufRead;
     let dir = std::env::temp_dir().join(format!("prodready-sigterm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tls.crt"), &pki().server_cert_pem).unwrap();
-    std::fs::write(dir.join("tls.key"), &pki().server_key_pem).unwrap();
-    let mut child = Child(
-        std::process::Command::new(env!("CARGO_BIN_EXE_prodready"))
-            .args(["serve", "gatekeeper-provider", "--addr", "127.0.0.1:0"])
-            .arg("--tls-cert")
-            .arg(dir.join("tls.crt"))
-            .arg("--tls-key")
-            .arg(dir.join("tls.key"))
-            .args([
-                "--shutdown-delay-ms",
-                "500",
-                "--shutdown-timeout-ms",
-                "10000",
-            ])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut served = serve_cli(
+        &dir,
+        &[
+            "--shutdown-delay-ms",
+            "500",
+            "--shutdown-timeout-ms",
+            "10000",
+        ],
     );
-    let mut stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .split("https://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .parse()
-        .unwrap();
+    let addr = served.addr;
     let request = validate_request();
     let terminated = AtomicBool::new(false);
     let (before, after, dropped) = std::thread::scope(|s| {
@@ -534,7 +503,7 @@ fn sigterm_during_load_drops_no_request() {
         std::thread::sleep(Duration::from_millis(700));
         terminated.store(true, Ordering::SeqCst);
         let kill = std::process::Command::new("kill")
-            .args(["-TERM", &child.0.id().to_string()])
+            .args(["-TERM", &served.child.id().to_string()])
             .status()
             .unwrap();
         assert!(kill.success());
@@ -558,14 +527,14 @@ fn sigterm_during_load_drops_no_request() {
     });
     let waited = Instant::now();
     let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
+        if let Some(status) = served.child.try_wait().unwrap() {
             break status;
         }
         assert!(waited.elapsed() < Duration::from_secs(15), "still running");
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
+    served.stderr.read_to_string(&mut rest).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(status.success(), "{status}: {rest}");
     assert!(rest.contains("SIGTERM"), "{rest}");

@@ -269,3 +269,56 @@ pub fn key_for(rule: &str, object: &serde_json::Value, parameters: serde_json::V
     json!({"rule": rule, "review": common::admission_request(object), "parameters": parameters})
         .to_string()
 }
+
+/// `prodready serve gatekeeper-provider` as a child process, with [`pki`]'s certificate
+/// written into `dir` and `args` after it; killed when dropped, passing or failing.
+pub struct ServedCli {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// Its first line: "prodready: Gatekeeper external-data provider on https://... (rules: ...)".
+    pub banner: String,
+    /// The rest of what it prints.
+    pub stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+impl Drop for ServedCli {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve_cli(dir: &std::path::Path, args: &[&str]) -> ServedCli {
+    use std::io::BufRead;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("tls.crt"), &pki().server_cert_pem).unwrap();
+    std::fs::write(dir.join("tls.key"), &pki().server_key_pem).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_prodready"))
+        .args(["serve", "gatekeeper-provider", "--addr", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.join("tls.key"))
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    let addr = banner
+        .split("https://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok());
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        panic!("no address in {banner:?}");
+    };
+    ServedCli {
+        child,
+        addr,
+        banner,
+        stderr,
+    }
+}
