@@ -69,15 +69,55 @@ impl Target {
             format!("{}/{}", self.group, self.version)
         }
     }
+
+    /// What the modules are told the object is.
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            api_version: self.api_version(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// `group/version` as (group, version); a core apiVersion (`v1`) has an empty group.
+pub(crate) fn split_api_version(api_version: &str) -> (String, String) {
+    match api_version.rsplit_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (String::new(), api_version.to_string()),
+    }
+}
+
+/// One report per object, in order, holding each module's verdicts (`per_module[m]` is
+/// module `m`'s (object index, verdict) list) in module order.
+pub(crate) fn assemble_reports(
+    objects: impl Iterator<Item = ObjectRef>,
+    modules: &[RuleModule],
+    per_module: Vec<Vec<(usize, Verdict)>>,
+) -> Vec<ObjectReport> {
+    let mut reports: Vec<ObjectReport> = objects
+        .enumerate()
+        .map(|(i, object)| ObjectReport {
+            document: i,
+            object,
+            verdicts: Vec::new(),
+        })
+        .collect();
+    for (module, verdicts) in modules.iter().zip(per_module) {
+        for (i, verdict) in verdicts {
+            if let Some(r) = reports.get_mut(i) {
+                r.verdicts.push((module.id().to_string(), verdict));
+            }
+        }
+    }
+    reports
 }
 
 fn target(doc: &Document) -> Target {
     let str_at = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
     let api_version = str_at(&doc.value, "apiVersion").unwrap_or_default();
-    let (group, version) = match api_version.rsplit_once('/') {
-        Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (String::new(), api_version.clone()),
-    };
+    let (group, version) = split_api_version(&api_version);
     // Borrowed: metadata can be large (managedFields) and only three strings are read.
     let meta = doc.value.get("metadata").unwrap_or(&Value::Null);
     let name = str_at(meta, "name")
@@ -307,27 +347,7 @@ pub fn check_shard(
         results
     };
     let evaluate = started.elapsed();
-    let mut reports: Vec<ObjectReport> = targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| ObjectReport {
-            document: i,
-            object: ObjectRef {
-                api_version: t.api_version(),
-                kind: t.kind.clone(),
-                namespace: t.namespace.clone(),
-                name: t.name.clone(),
-            },
-            verdicts: Vec::new(),
-        })
-        .collect();
-    for (module, verdicts) in modules.iter().zip(per_module) {
-        for (i, verdict) in verdicts {
-            if let Some(r) = reports.get_mut(i) {
-                r.verdicts.push((module.id().to_string(), verdict));
-            }
-        }
-    }
+    let reports = assemble_reports(targets.iter().map(Target::object_ref), modules, per_module);
     Checked {
         reports,
         prepare,

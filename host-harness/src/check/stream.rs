@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use prodready_sdk::verdict::{ObjectRef, Verdict};
 use serde_json::Value;
 
-use super::{Mode, ObjectReport, Shard, Target, context_bytes, envelope, settings_json};
+use super::{
+    Mode, ObjectReport, Shard, Target, assemble_reports, context_bytes, envelope, settings_json,
+    split_api_version,
+};
 use crate::engine::Host;
 use crate::findings::{self, DefaultSeverities, Findings};
 use crate::loader::stream::{Span, Stream, Texts, spool};
@@ -159,12 +162,7 @@ pub fn check_stream(
                 in_shard: options.shard.is_none_or(|s| {
                     s.contains(&target.kind, target.namespace.as_deref(), &target.name)
                 }),
-                object: ObjectRef {
-                    api_version: target.api_version(),
-                    kind: target.kind,
-                    namespace: target.namespace,
-                    name: target.name,
-                },
+                object: target.object_ref(),
                 written_namespace: meta.and_then(|m| m.get("namespace")).cloned(),
                 written_name: meta.and_then(|m| m.get("name")).cloned(),
                 text: *span,
@@ -311,10 +309,7 @@ fn read_targets(spooled: &mut impl Read, batch: &[Object]) -> std::io::Result<Ve
             spooled.read_exact(&mut bytes)?;
             let json = String::from_utf8(bytes)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            let (group, version) = match o.object.api_version.rsplit_once('/') {
-                Some((g, v)) => (g.to_string(), v.to_string()),
-                None => (String::new(), o.object.api_version.clone()),
-            };
+            let (group, version) = split_api_version(&o.object.api_version);
             Ok(Target {
                 group,
                 version,
@@ -413,23 +408,7 @@ fn evaluate(
             *slot = verdicts;
         }
     }
-    let mut reports: Vec<ObjectReport> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, o)| ObjectReport {
-            document: i,
-            object: o.object.clone(),
-            verdicts: Vec::new(),
-        })
-        .collect();
-    for (module, verdicts) in modules.iter().zip(per_module) {
-        for (i, verdict) in verdicts {
-            if let Some(r) = reports.get_mut(i) {
-                r.verdicts.push((module.id().to_string(), verdict));
-            }
-        }
-    }
-    reports
+    assemble_reports(batch.iter().map(|o| o.object.clone()), modules, per_module)
 }
 
 /// The batch's documents as [`findings::collect`] reads them: value and text for those with
