@@ -30,7 +30,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use prodready_sdk::Severity;
 use prodready_sdk::selector::Selector;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -72,12 +71,7 @@ impl YamlDoc {
 /// A message naming `name` and the position.
 pub fn parse_yaml(text: &str, name: &str) -> Result<YamlDoc, String> {
     let value = crate::loader::parse_yaml_value(text).map_err(|e| format!("{name}: {e}"))?;
-    let text = DocText {
-        file: std::sync::Arc::from(text),
-        start: 0,
-        end: text.len(),
-        first_line: 1,
-    };
+    let text = DocText::whole(text, 1);
     Ok(YamlDoc {
         value,
         name: name.to_string(),
@@ -508,18 +502,8 @@ pub fn glob(pattern: &str, name: &str) -> bool {
         .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
 }
 
-/// The severity a check has by default, by (rule, check).
-#[must_use]
-pub fn default_severities(modules: &[&ModuleMetadata]) -> crate::findings::DefaultSeverities {
-    modules
-        .iter()
-        .flat_map(|m| {
-            m.checks
-                .iter()
-                .map(|c| ((m.id.clone(), c.id.clone()), c.severity))
-        })
-        .collect::<BTreeMap<(String, String), Severity>>()
-}
+/// The severity a check has by default, by (rule, check) (prodready-core).
+pub use prodready_core::findings::default_severities;
 
 #[cfg(test)]
 mod tests {

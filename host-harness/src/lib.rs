@@ -7,13 +7,14 @@ pub mod bundle;
 pub mod catalogue;
 pub mod check;
 pub mod config;
+// The loader and the findings model live in prodready-core (no wasmtime), shared with the
+// playground; re-exported here under their old paths.
+pub use prodready_core::{findings, loader, report};
 pub mod engine;
 mod engine_config;
-pub mod findings;
 pub mod guest;
 pub mod kubewarden;
 pub mod lists;
-pub mod loader;
 pub mod module;
 pub mod opa;
 pub mod opa_link;

@@ -166,7 +166,7 @@ pub fn check_stream(
                 written_namespace: meta.and_then(|m| m.get("namespace")).cloned(),
                 written_name: meta.and_then(|m| m.get("name")).cloned(),
                 text: *span,
-                first_line: doc.text.first_line,
+                first_line: doc.text.first_line(),
                 json: (written, target.json.len()),
             });
             written += target.json.len() as u64;
@@ -408,7 +408,11 @@ fn evaluate(
             *slot = verdicts;
         }
     }
-    assemble_reports(batch.iter().map(|o| o.object.clone()), modules, per_module)
+    assemble_reports(
+        batch.iter().map(|o| o.object.clone()),
+        modules.iter().map(RuleModule::id),
+        per_module,
+    )
 }
 
 /// The batch's documents as [`findings::collect`] reads them: value and text for those with
@@ -438,19 +442,13 @@ fn documents(
             } else {
                 (Value::Null, String::new())
             };
-            let end = text.len();
             Ok(Document {
                 source: Arc::clone(&o.source),
                 index: o.index,
                 line: o.line,
                 item: o.item,
                 value,
-                text: DocText {
-                    file: Arc::from(text),
-                    start: 0,
-                    end,
-                    first_line: o.first_line,
-                },
+                text: DocText::whole(&text, o.first_line),
             })
         })
         .collect()

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::check::ObjectReport;
 use crate::loader::{Document, Locator, Position};
+use crate::metadata::ModuleMetadata;
 
 /// Where a finding is written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,6 +151,19 @@ pub struct Findings {
 
 /// The severity a check has by default, for annotation exemptions (which carry none).
 pub type DefaultSeverities = BTreeMap<(String, String), Severity>;
+
+/// The severity a check has by default, by (rule, check).
+#[must_use]
+pub fn default_severities(modules: &[&ModuleMetadata]) -> DefaultSeverities {
+    modules
+        .iter()
+        .flat_map(|m| {
+            m.checks
+                .iter()
+                .map(|c| ((m.id.clone(), c.id.clone()), c.severity))
+        })
+        .collect()
+}
 
 /// Reports at least this many are turned into findings on several threads.
 const PARALLEL_MIN_REPORTS: usize = 1024;

@@ -48,6 +48,18 @@ pub struct DocText {
 }
 
 impl DocText {
+    /// A document that is the whole of `text`, whose first line is line `first_line` of its
+    /// file.
+    #[must_use]
+    pub fn whole(text: &str, first_line: usize) -> DocText {
+        DocText {
+            file: Arc::from(text),
+            start: 0,
+            end: text.len(),
+            first_line,
+        }
+    }
+
     /// The document's text.
     #[must_use]
     pub fn as_str(&self) -> &str {
