@@ -530,21 +530,27 @@ function plural(n, word) {
 // ---------------------------------------------------------------------------------------------
 // The editor
 
-let lineCount = 0;
+let lineCount = 1;
 
 function updateGutter() {
   const text = ui.editor.value;
   let n = 1;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n += 1;
-  if (n !== lineCount) {
-    lineCount = n;
-    ui.lineNumbers.textContent = Array.from({ length: n }, (_, i) => i + 1).join('\n');
-  }
+  lineCount = n;
+  ui.gutter.style.width = `calc(${Math.max(2, String(n).length)}ch + 24px)`;
   syncScroll();
 }
 
+// The gutter draws the visible line numbers only, moved to where the text is.
 function syncScroll() {
-  ui.gutter.scrollTop = ui.editor.scrollTop;
+  const top = ui.editor.scrollTop;
+  const first = Math.max(0, Math.floor((top - PAD_PX) / LINE_PX));
+  const last = Math.min(lineCount, first + Math.ceil(ui.editor.clientHeight / LINE_PX) + 2);
+  const numbers = [];
+  for (let n = first + 1; n <= last; n += 1) numbers.push(n);
+  ui.lineNumbers.textContent = numbers.join('\n');
+  ui.lineNumbers.style.transform = `translateY(${PAD_PX + first * LINE_PX - top}px)`;
+  ui.markers.style.transform = `translateY(${-top}px)`;
   placeHighlight();
 }
 
@@ -597,7 +603,7 @@ function selectPosition(line, column = 1, kind = 'selected') {
   ui.editor.setSelectionRange(from, end);
   // The line a third of the way down, on a line boundary.
   const above = Math.floor(ui.editor.clientHeight / LINE_PX / 3);
-  ui.editor.scrollTop = Math.max(0, (line - 1 - above) * LINE_PX);
+  ui.editor.scrollTop = line - 1 > above ? PAD_PX + (line - 1 - above) * LINE_PX : 0;
   highlightLine(line, kind);
   syncScroll();
 }
@@ -966,6 +972,7 @@ function selectTab(name) {
 
 ui.editor.addEventListener('input', onEdit);
 ui.editor.addEventListener('scroll', syncScroll);
+new ResizeObserver(syncScroll).observe(ui.editor);
 ui.check.addEventListener('click', () => checkNow());
 $('#sample').addEventListener('click', () => setText(SAMPLE));
 $('#clear').addEventListener('click', () => setText(''));

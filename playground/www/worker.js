@@ -8,9 +8,31 @@
 
 import init, { check, rules, version } from './pkg/prodready.js';
 
+// One small check before 'ready': the engine compiles the module's code as it first runs it
+// and builds the rules' metadata on the first call, a few hundred ms that belong to starting,
+// not to the first check's deadline.
+const WARM_UP = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: warm-up}
+spec:
+  selector: {matchLabels: {app: warm-up}}
+  template:
+    metadata: {labels: {app: warm-up}}
+    spec:
+      containers: [{name: app, image: "registry.example/app:1", ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: warm-up}
+spec: {selector: {app: warm-up}, ports: [{port: 80}]}
+`;
+
 // The handler is set before the module is instantiated, so no message can arrive unhandled;
 // the page waits for 'ready' before it sends any.
-const started = init({ module_or_path: new URL('./pkg/prodready_bg.wasm', import.meta.url) });
+const started = init({ module_or_path: new URL('./pkg/prodready_bg.wasm', import.meta.url) })
+  .then(() => {
+    check(WARM_UP, '{}', 'warm-up.yaml');
+  });
 
 self.onmessage = async ({ data }) => {
   try {
