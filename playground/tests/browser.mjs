@@ -133,21 +133,25 @@ async function main() {
       problems.push(`request to another host: ${url.href}`);
       return route.abort('blockedbyclient');
     });
-    const page = await context.newPage();
     const watch = (where, target) => {
       target.on('console', (message) => {
         if (message.type() === 'error') problems.push(`console error (${where}): ${message.text()}`);
       });
     };
-    watch('page', page);
-    page.on('worker', (worker) => watch(`worker ${worker.url()}`, worker));
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => {
-      if (new URL(request.url()).origin === origin) problems.push(`request failed: ${request.url()}`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
-    });
+    const open = async () => {
+      const page = await context.newPage();
+      watch('page', page);
+      page.on('worker', (worker) => watch(`worker ${worker.url()}`, worker));
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      page.on('requestfailed', (request) => {
+        if (new URL(request.url()).origin === origin) problems.push(`request failed: ${request.url()}`);
+      });
+      page.on('response', (response) => {
+        if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
+      });
+      return page;
+    };
+    let page = await open();
 
     const step = async (name, body) => {
       await body();
@@ -162,9 +166,18 @@ async function main() {
         before, { timeout: STEP_MS });
       return page.evaluate(() => document.body.dataset.state);
     };
+    // Types (fill) or, for a text too long to type in time, pastes (sets the value, as a paste
+    // does, and sends the input event).
     const edit = async (text) => {
       const before = await runs();
-      await page.fill('#editor', text);
+      if (text.length < 100_000) {
+        await page.fill('#editor', text);
+      } else {
+        await page.$eval('#editor', (editor, value) => {
+          editor.value = value;
+          editor.dispatchEvent(new Event('input', { bubbles: true }));
+        }, text);
+      }
       return settled(before);
     };
     const errorText = () => page.evaluate(() => {
@@ -267,6 +280,29 @@ async function main() {
       await compare(rule, expected, 'after recovering');
     });
 
+    await step('a check past its deadline is stopped, and the next one runs in a new worker', async () => {
+      const main = page;
+      page = await open();
+      const workers = [];
+      page.on('worker', (worker) => workers.push(worker));
+      // 250 ms: 20,000 ConfigMaps take about 3 s here (measured), one takes a few ms. One line
+      // each, so the editor lays the text out quickly.
+      await page.goto(`${origin}/?deadline=250`);
+      await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: STEP_MS });
+      const many = Array.from({ length: 20_000 }, (_, i) =>
+        `--- {apiVersion: v1, kind: ConfigMap, metadata: {name: settings-${i}, namespace: shop}, data: {mode: fast}}\n`);
+      same(await edit(many.join('')), 'error', 'state after a check past its deadline');
+      const message = await errorText();
+      expect(/did not finish within 250 ms/.test(message) && /stopped/.test(message),
+        `the timeout error does not say what happened: ${message}`);
+      for (let waited = 0; workers.length < 2 && waited < STEP_MS; waited += 100) await page.waitForTimeout(100);
+      expect(workers.length >= 2, `the worker was not started again (${workers.length} started)`);
+      same(await edit(many[0]), 'done', `state after a small check in the new worker (error: ${await errorText()})`);
+      same(await page.evaluate(() => document.querySelector('#summary').dataset.objects), '1', 'objects checked after the timeout');
+      await page.close();
+      page = main;
+    });
+
     await step('a finding clicked selects its line in the editor', async () => {
       const before = await runs();
       await page.click('#sample');
@@ -304,6 +340,9 @@ main().then(() => {
   console.log('all playground browser tests passed');
   process.exit(0);
 }, (error) => {
-  console.error(`FAIL: ${error instanceof Failure ? error.message : error.stack || error}`);
+  // Playwright's messages quote their arguments (whole manifests): keep the start.
+  let text = error instanceof Failure ? error.message : String(error.stack || error);
+  if (text.length > 4000) text = `${text.slice(0, 4000)}\n[... ${text.length - 4000} more characters]`;
+  console.error(`FAIL: ${text}`);
   process.exit(1);
 });
