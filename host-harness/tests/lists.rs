@@ -41,6 +41,7 @@ fn every_rule_crate_is_embedded_native_and_in_every_list() {
     );
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let fuzz = std::fs::read_to_string(repo_root().join("fuzz/src/rules.rs")).unwrap();
+    let playground = std::fs::read_to_string(repo_root().join("playground/src/rules.rs")).unwrap();
     let checks_md = std::fs::read_to_string(repo_root().join("docs/checks.md")).unwrap();
     for id in &ids {
         assert!(
@@ -50,6 +51,10 @@ fn every_rule_crate_is_embedded_native_and_in_every_list() {
         assert!(
             fuzz.contains(&lists::crate_name(id)),
             "fuzz/src/rules.rs lacks {id}"
+        );
+        assert!(
+            playground.contains(&lists::crate_name(id)),
+            "playground/src/rules.rs lacks {id}"
         );
         assert!(
             checks_md.contains(&format!("(`{id}`)")),

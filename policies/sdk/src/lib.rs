@@ -109,14 +109,27 @@ macro_rules! export_rule {
 #[cfg(all(feature = "kubewarden", feature = "opa"))]
 compile_error!("the kubewarden and opa features are two flavours of one module: pick one");
 
+#[cfg(all(feature = "linked", any(feature = "kubewarden", feature = "opa")))]
+compile_error!("the linked feature builds rules into another program, not a module: no flavour");
+
 /// The core ABI flavour (the default build).
-#[cfg(not(any(feature = "kubewarden", feature = "opa")))]
+#[cfg(not(any(feature = "kubewarden", feature = "opa", feature = "linked")))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_flavour {
     ($rule:ty) => {
         $crate::__export_abi!($rule);
     };
+}
+
+/// Rules linked into one program (`--features prodready-sdk/linked`, the playground): no
+/// module exports, whose names every rule shares; the plain functions of [`export_rule!`]
+/// are the entry points.
+#[cfg(feature = "linked")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_flavour {
+    ($rule:ty) => {};
 }
 
 /// The Kubewarden (waPC) flavour: `--features prodready-sdk/kubewarden`.
