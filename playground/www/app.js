@@ -21,6 +21,8 @@ const MAX_OBJECTS_SHOWN = 300;
 const LINE_PX = 20;
 const PAD_PX = 8;
 const DEFAULT_FILE = 'playground.yaml';
+// The name check() reports for several files joined into one text.
+const JOINED_FILE = 'joined.yaml';
 
 const SAMPLE = `# A small web shop front end, with a few production-readiness mistakes.
 # Edit it, paste your own manifests, or drop files here.
@@ -151,7 +153,7 @@ function spawn() {
     event.preventDefault();
     const error = new EngineError(
       'The rule engine stopped',
-      event.message || 'The worker failed to load or threw outside a call (is pkg/ built and served next to worker.js?).',
+      event.message || 'The worker failed to load or threw outside a call. Is pkg/ built (playground/build.sh) and served next to worker.js?',
     );
     started.reject(error);
     stop(worker, error);
@@ -608,10 +610,10 @@ function selectPosition(line, column = 1, kind = 'selected') {
   syncScroll();
 }
 
-function setText(text, name = DEFAULT_FILE) {
+function setText(text, name = DEFAULT_FILE, label = name) {
   ui.editor.value = text;
   fileName = name;
-  ui.fileName.textContent = name;
+  ui.fileName.textContent = label;
   ui.editor.scrollTop = 0;
   onEdit();
 }
@@ -633,10 +635,11 @@ async function loadFiles(files) {
     return;
   }
   const joined = list.map((file, i) => {
-    const body = texts[i].replace(/^---[^\n]*\n/, '');
+    // A file's own leading `---` would make an empty document after the joining one.
+    const body = texts[i].replace(/^\uFEFF/, '').replace(/^---[ \t]*(#[^\r\n]*)?\r?\n/, '');
     return `# file: ${file.name}\n${body.endsWith('\n') ? body : `${body}\n`}`;
   }).join('---\n');
-  setText(joined, `${list.length} files`);
+  setText(joined, JOINED_FILE, `${JOINED_FILE}: ${list.map((file) => file.name).join(', ')}`);
 }
 
 // ---------------------------------------------------------------------------------------------
