@@ -223,7 +223,25 @@ async function main() {
       same(await page.evaluate(() => document.querySelector('#summary').dataset.skipped), '1', 'skipped documents');
     });
 
-    await step('a setting changes the findings (health-check require: readiness)', async () => {
+    await step('dropped files are joined into one text with --- lines', async () => {
+      const before = await runs();
+      const files = [['probes-required.yaml', fixture], ['extra.yaml', '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: shop\ndata: {a: b}\n']];
+      const transfer = await page.evaluateHandle((list) => {
+        const data = new DataTransfer();
+        for (const [name, text] of list) data.items.add(new File([text], name, { type: 'application/yaml' }));
+        return data;
+      }, files);
+      await page.dispatchEvent('#editor-wrap', 'dragover', { dataTransfer: transfer });
+      await page.dispatchEvent('#editor-wrap', 'drop', { dataTransfer: transfer });
+      same(await settled(before), 'done', `state after the drop (error: ${await errorText()})`);
+      const text = await page.inputValue('#editor');
+      same(text, `# file: probes-required.yaml\n${fixture}---\n# file: extra.yaml\n${files[1][1].slice(4)}`, 'the joined text');
+      await compare(rule, expected, 'dropped');
+      same(await page.evaluate(() => document.querySelector('#summary').dataset.objects), '6', 'objects checked from both files');
+      expect((await page.textContent('#file-name')).includes('probes-required.yaml, extra.yaml'), 'the file names are not shown');
+    });
+
+    await step('settings change the findings, and invalid ones are refused with their error', async () => {
       await page.click('#tab-rules');
       await page.click(`[data-rule="${rule}"] > summary`);
       let before = await runs();
@@ -243,6 +261,17 @@ async function main() {
       same(await settled(before), 'done', 'state after the setting went back to its default');
       await compare(rule, expected, 'require back to its default');
 
+      // A severity override re-grades a check, or switches it off.
+      const override = `[data-setting="${rule}.severity.probes-required"]`;
+      const severities = () => page.$$eval(`[data-check="${rule}/probes-required"]`,
+        (findings) => [...new Set(findings.map((f) => f.dataset.severity))]);
+      for (const [value, wanted] of [['warning', ['warning']], ['off', []], ['', ['error']]]) {
+        before = await runs();
+        await page.selectOption(override, value);
+        same(await settled(before), 'done', `state after the severity override "${value}"`);
+        same(await severities(), wanted, `severities of ${rule}/probes-required with the override "${value}"`);
+      }
+
       // A value the rule refuses: its error is shown, and the results are cleared.
       await page.click('[data-rule="maintenance"] > summary');
       before = await runs();
@@ -255,6 +284,21 @@ async function main() {
       before = await runs();
       await page.fill('[data-setting="maintenance.minReplicas"]', '');
       same(await settled(before), 'done', 'state after the invalid setting was cleared');
+
+      // A setting without a form of its own is JSON; JSON that does not parse never leaves the page.
+      await page.click('[data-rule="initial-processing"] > summary');
+      before = await runs();
+      await page.fill('[data-setting="initial-processing.minExcess"]', '{"cpu": ');
+      same(await settled(before), 'error', 'state after a setting that is not JSON');
+      const notJson = await errorText();
+      expect(/initial-processing\.minExcess/.test(notJson) && /JSON/.test(notJson), `the not-JSON error does not name the setting: ${notJson}`);
+      before = await runs();
+      await page.fill('[data-setting="initial-processing.minExcess"]', '{"cpu": "200m"}');
+      same(await settled(before), 'done', `state after the JSON setting was fixed (error: ${await errorText()})`);
+      before = await runs();
+      await page.click('#reset-settings');
+      same(await settled(before), 'done', 'state after resetting the settings');
+      expect(await page.locator('#changed-count').isHidden(), 'settings still counted as changed after the reset');
       await page.click('#tab-results');
     });
 
