@@ -115,6 +115,8 @@ fn the_scaffold_adds_a_rule_to_every_generated_list() {
         "host-harness/Cargo.toml",
         "fuzz/Cargo.toml",
         "fuzz/src/rules.rs",
+        "playground/Cargo.toml",
+        "playground/src/rules.rs",
         "host-harness/src/cli/fixtures.rs",
     ] {
         let to = dir.join(p);
@@ -141,6 +143,8 @@ fn the_scaffold_adds_a_rule_to_every_generated_list() {
         "host-harness/Cargo.toml",
         "fuzz/Cargo.toml",
         "fuzz/src/rules.rs",
+        "playground/Cargo.toml",
+        "playground/src/rules.rs",
         "host-harness/src/cli/fixtures.rs",
     ] {
         assert!(
@@ -158,6 +162,11 @@ fn the_scaffold_adds_a_rule_to_every_generated_list() {
     );
     assert!(
         std::fs::read_to_string(dir.join("fuzz/src/rules.rs"))
+            .unwrap()
+            .contains("prodready_zz_example")
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("playground/src/rules.rs"))
             .unwrap()
             .contains("prodready_zz_example")
     );
