@@ -16,7 +16,7 @@ use crate::module::{RuleModule, Session};
 // The envelope, context and report types every host shares (prodready-core).
 pub use prodready_core::check::{
     DEFAULT_NAMESPACE, Mode, ObjectReport, Target, assemble_reports, context_bytes, context_json,
-    envelope, settings_json, split_api_version,
+    envelope, settings_by_rule, settings_json, split_api_version,
 };
 
 pub mod stream;

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use prodready_core::check::{
-    DEFAULT_NAMESPACE, Mode, Target, assemble_reports, context_json, envelope, settings_json,
-    verdict_from_json,
+    DEFAULT_NAMESPACE, Mode, Target, assemble_reports, context_json, envelope, settings_by_rule,
+    settings_json, verdict_from_json,
 };
 use prodready_core::findings::{self, default_severities};
 use prodready_core::loader::{self, Limits, Loaded, Source};
 use prodready_core::metadata::ModuleMetadata;
 use prodready_core::report::{ObjectEntry, Report, to_json};
-use prodready_sdk::verdict::{ErrorCode, SettingsValidation, Verdict};
+use prodready_sdk::verdict::{SettingsValidation, Verdict};
 use serde_json::Value;
 
 /// One rule crate's entry points (`prodready_sdk::export_rule!`).
@@ -95,19 +95,11 @@ fn parse_settings(settings: &str) -> Result<BTreeMap<String, Value>, String> {
     } else {
         serde_json::from_str(text).map_err(|e| format!("settings: not JSON: {e}"))?
     };
-    let map = match value {
-        Value::Object(map) => map,
-        Value::Null => serde_json::Map::new(),
-        _ => return Err("settings must map rule ids to settings".into()),
-    };
-    let mut out = BTreeMap::new();
-    for (id, value) in map {
-        let Some(rule) = rules().iter().find(|r| r.metadata.id == id) else {
-            let known: Vec<&str> = rules().iter().map(|r| r.metadata.id.as_str()).collect();
-            return Err(format!(
-                "settings for unknown rule `{id}` (rules: {})",
-                known.join(", ")
-            ));
+    let ids = rules().iter().map(|r| r.metadata.id.as_str());
+    let out = settings_by_rule(value, ids)?;
+    for (id, value) in &out {
+        let Some(rule) = rules().iter().find(|r| &r.metadata.id == id) else {
+            continue;
         };
         let answer: SettingsValidation =
             serde_json::from_slice(&(rule.validate_settings)(value.to_string().as_bytes()))
@@ -119,7 +111,6 @@ fn parse_settings(settings: &str) -> Result<BTreeMap<String, Value>, String> {
                 answer.message.unwrap_or_else(|| "not valid".into())
             ));
         }
-        out.insert(id, value);
     }
     Ok(out)
 }
@@ -206,17 +197,6 @@ fn evaluate_rule(
         if let Ok(v) = serde_json::from_slice::<Verdict>(&answer)
             && v.error.is_some()
         {
-            return handled().map(|(i, _)| (i, v.clone())).collect();
-        }
-        if serde_json::from_slice::<Value>(&answer)
-            .ok()
-            .and_then(|a| a.get("loaded").cloned())
-            .is_none()
-        {
-            let v = Verdict::error(
-                ErrorCode::InvalidContext,
-                "the rule did not load its context",
-            );
             return handled().map(|(i, _)| (i, v.clone())).collect();
         }
     }

@@ -6,7 +6,7 @@
 //
 // Needs playground/www/pkg (playground/build.sh). Run from anywhere; paths are the repo's.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,8 +25,8 @@ pkg.initSync({ module: readFileSync(join(root, "playground/www/pkg/prodready_bg.
 /** `prodready check --output json`, run from the repo root; its exit status is 0, 1 or 2. */
 function cli(file, settings) {
   const args = ["check", "--no-config", "--output", "json", file];
+  const dir = settings && mkdtempSync(join(tmpdir(), "prodready-parity-"));
   if (settings) {
-    const dir = mkdtempSync(join(tmpdir(), "prodready-parity-"));
     const path = join(dir, "settings.json");
     writeFileSync(path, JSON.stringify(settings));
     args.push("--settings", path);
@@ -36,6 +36,8 @@ function cli(file, settings) {
   } catch (e) {
     if (e.status === 1 || e.status === 2) return e.stdout;
     throw e;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -246,6 +246,35 @@ pub fn context_bytes<'a>(
     Some(ctx.into_bytes())
 }
 
+/// Per-rule settings as a user writes them (`--settings`, the playground): a mapping of rule
+/// id to that rule's settings (null: none), every id one of `rules`. Each rule validates its
+/// own settings afterwards.
+///
+/// # Errors
+/// What is wrong, for the caller to prefix with where the settings came from.
+pub fn settings_by_rule<'r>(
+    value: Value,
+    rules: impl Iterator<Item = &'r str> + Clone,
+) -> Result<BTreeMap<String, Value>, String> {
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => serde_json::Map::new(),
+        _ => return Err("settings must map rule ids to settings".into()),
+    };
+    let mut out = BTreeMap::new();
+    for (id, settings) in map {
+        if !rules.clone().any(|r| r == id) {
+            let known: Vec<&str> = rules.collect();
+            return Err(format!(
+                "settings for unknown rule `{id}` (rules: {})",
+                known.join(", ")
+            ));
+        }
+        out.insert(id, settings);
+    }
+    Ok(out)
+}
+
 /// The settings JSON a module gets: the user's, or `{}`.
 pub fn settings_json(meta: &ModuleMetadata, settings: &BTreeMap<String, Value>) -> String {
     settings

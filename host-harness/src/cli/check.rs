@@ -248,24 +248,8 @@ fn progress_bar(modules: &[RuleModule], total: u64) -> Option<indicatif::Progres
 /// Reads `--settings`: rule ids to settings (each validated later, merged with the config).
 fn read_settings(modules: &[RuleModule], path: &Path) -> anyhow::Result<BTreeMap<String, Value>> {
     let value = read_value(path)?;
-    let map = match value {
-        Value::Object(map) => map,
-        Value::Null => serde_json::Map::new(),
-        _ => bail!("{}: settings must map rule ids to settings", path.display()),
-    };
-    let mut out = BTreeMap::new();
-    for (id, settings) in map {
-        if !modules.iter().any(|m| m.id() == id) {
-            let known: Vec<&str> = modules.iter().map(RuleModule::id).collect();
-            bail!(
-                "{}: settings for unknown rule `{id}` (rules: {})",
-                path.display(),
-                known.join(", ")
-            );
-        }
-        out.insert(id, settings);
-    }
-    Ok(out)
+    prodready_host::check::settings_by_rule(value, modules.iter().map(RuleModule::id))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 pub fn check(host: &Host, flags: &RunFlags, a: CheckArgs) -> anyhow::Result<ExitCode> {
